@@ -1,0 +1,442 @@
+"""``callbox keys ...`` and ``callbox recordings ...``: the admin's handles on recording keys and audio.
+
+Why this shape: every handler is a plain function ``(args) -> int`` set with ``set_defaults(func=...)``
+so the main parser only has to call ``args.func(args)``; ``args.data`` (a Path) is the data directory.
+Exit codes: 0 ok, 2 bad input or a refused/failed operation, always with one message naming the fix.
+
+Passphrases never appear on the command line (they would land in shell history and ``ps``). They come
+from ``--passphrase-file``, then ``$CALLBOX_RECORDING_PASSPHRASE``, then an interactive prompt. New
+passphrases (``init``, ``change-passphrase``) come from ``--new-passphrase-file``, then
+``$CALLBOX_NEW_RECORDING_PASSPHRASE``, then a prompt asked twice. Unlocked keys live only in the memory
+of one command: nothing stays unlocked between commands, so ``keys lock`` has nothing to undo.
+
+Every access to audio (``play``, ``export``) and every shred is written through
+:func:`callbox.recordings.audit_hook` with who, why (``--purpose``) and which recording.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hashlib
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from callbox.clock import parse_instant
+from callbox.recordings import audit_hook
+from callbox.recordings.keystore import KeyStore, KeyStoreError, UnlockedKeys, WrongPassphrase
+from callbox.recordings.retention import RetentionError, RetentionRule, sweep
+from callbox.recordings.stream import Decrypted, RecordingError, decrypt, scan
+
+ENV_PASSPHRASE = "CALLBOX_RECORDING_PASSPHRASE"
+ENV_NEW_PASSPHRASE = "CALLBOX_NEW_RECORDING_PASSPHRASE"
+EXIT_OK = 0
+EXIT_BAD = 2
+
+
+class UsageError(Exception):
+    """Bad input; the message names the fix."""
+
+
+# ------------------------------------------------------------------------------------------ registration
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``keys`` and ``recordings`` commands to the main parser's subparsers."""
+    keys = subparsers.add_parser("keys", help="recording key pair: init, unlock, lock, rotate, change-passphrase")
+    ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+
+    p = ksub.add_parser("init", help="create the box key pair, protected by a new recording passphrase")
+    _new_passphrase_args(p)
+    p.set_defaults(func=cmd_keys_init)
+
+    p = ksub.add_parser("unlock", help="check the recording passphrase (keys stay unlocked only in memory)")
+    _passphrase_args(p)
+    p.set_defaults(func=cmd_keys_unlock)
+
+    p = ksub.add_parser("lock", help="forget unlocked keys (nothing is kept unlocked between commands)")
+    p.set_defaults(func=cmd_keys_lock)
+
+    p = ksub.add_parser("rotate", help="new key pair for new recordings; old recordings stay playable")
+    _passphrase_args(p)
+    p.set_defaults(func=cmd_keys_rotate)
+
+    p = ksub.add_parser("change-passphrase", help="re-encrypt the private keys under a new passphrase")
+    _passphrase_args(p)
+    _new_passphrase_args(p)
+    p.set_defaults(func=cmd_keys_change_passphrase)
+
+    recs = subparsers.add_parser("recordings", help="list, play, export or sweep encrypted call recordings")
+    rsub = recs.add_subparsers(dest="recordings_command", required=True, metavar="COMMAND")
+
+    p = rsub.add_parser("list", help="list recordings (no passphrase needed; metadata only)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_list)
+
+    p = rsub.add_parser("play", help="decrypt one recording to a WAV (to --out, or to aplay)")
+    _access_args(p)
+    p.add_argument("--out", help="write the WAV here ('-' for stdout); without it, play through aplay")
+    p.set_defaults(func=cmd_play)
+
+    p = rsub.add_parser("export", help="decrypt one recording to a WAV plus a manifest JSON")
+    _access_args(p)
+    p.add_argument("--out", required=True, type=Path, help="WAV path outside the data dir (e.g. on a USB stick)")
+    p.set_defaults(func=cmd_export)
+
+    p = rsub.add_parser("sweep", help="crypto-shred recordings whose retention period has ended")
+    p.add_argument("--dry-run", action="store_true", help="only report what would be shredded")
+    p.add_argument("--months", type=int, required=True, help="the rule pack's retention period in months")
+    p.add_argument("--min-months", type=int, default=0, help="pack minimum (campaign overrides cannot go below)")
+    p.add_argument("--max-months", type=int, help="pack maximum (campaign overrides cannot exceed; default --months)")
+    p.add_argument(
+        "--industry", action="append", default=[], metavar="NAME=MONTHS", help="a different period for one industry"
+    )
+    p.add_argument("--hold", action="append", default=[], metavar="CALL_ID", help="legal hold: never shred this call")
+    p.add_argument("--now", help="ISO instant to judge expiry at (default: the system clock)")
+    p.set_defaults(func=cmd_sweep)
+
+
+def _passphrase_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--passphrase-file", type=Path, help=f"file holding the passphrase (else ${ENV_PASSPHRASE}, else a prompt)")
+
+
+def _new_passphrase_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--new-passphrase-file", type=Path, help=f"file holding the new passphrase (else ${ENV_NEW_PASSPHRASE}, else a prompt)"
+    )
+
+
+def _access_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", help="recording file name in <data>/recordings/ (with or without .cbr)")
+    p.add_argument("--purpose", required=True, help="why you are listening (goes to the access log)")
+    p.add_argument("--operator", help="who is listening (default: the login name)")
+    p.add_argument("--salvage", action="store_true", help="read a crashed recording up to its last complete chunk")
+    _passphrase_args(p)
+
+
+# ------------------------------------------------------------------------------------------ plumbing
+def _handler(fn):  # type: ignore[no-untyped-def]
+    """Turn the expected failures into one message on stderr and exit code 2."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return fn(args)
+        except (UsageError, KeyStoreError, RecordingError, RetentionError) as exc:
+            print(f"callbox: {exc}", file=sys.stderr)
+            return EXIT_BAD
+        except OSError as exc:
+            print(f"callbox: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+            return EXIT_BAD
+
+    run.__name__ = fn.__name__
+    run.__doc__ = fn.__doc__
+    return run
+
+
+def _read_secret_file(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read passphrase file {path}: {exc.strerror}") from None
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _passphrase(args: argparse.Namespace) -> str:
+    if getattr(args, "passphrase_file", None):
+        return _read_secret_file(args.passphrase_file)
+    if os.environ.get(ENV_PASSPHRASE):
+        return os.environ[ENV_PASSPHRASE]
+    if sys.stdin.isatty():
+        return getpass.getpass("Recording passphrase: ")
+    raise UsageError(f"no recording passphrase: give --passphrase-file FILE or set ${ENV_PASSPHRASE}")
+
+
+def _new_passphrase(args: argparse.Namespace) -> str:
+    if getattr(args, "new_passphrase_file", None):
+        return _read_secret_file(args.new_passphrase_file)
+    if os.environ.get(ENV_NEW_PASSPHRASE):
+        return os.environ[ENV_NEW_PASSPHRASE]
+    if sys.stdin.isatty():
+        first = getpass.getpass("New recording passphrase: ")
+        if getpass.getpass("Repeat it: ") != first:
+            raise UsageError("the two passphrases differ; nothing was changed. Run the command again")
+        return first
+    raise UsageError(f"no new passphrase: give --new-passphrase-file FILE or set ${ENV_NEW_PASSPHRASE}")
+
+
+def _store(args: argparse.Namespace) -> KeyStore:
+    return KeyStore.for_data_dir(args.data)
+
+
+def _recordings_dir(args: argparse.Namespace) -> Path:
+    return Path(args.data) / "recordings"
+
+
+def _recording_path(args: argparse.Namespace) -> Path:
+    name = args.name if args.name.endswith(".cbr") else f"{args.name}.cbr"
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise UsageError(f"give a recording name from `callbox recordings list`, not a path: {args.name!r}")
+    path = _recordings_dir(args) / name
+    if not path.is_file():
+        raise UsageError(f"no recording {name} in {path.parent}: see `callbox recordings list`")
+    return path
+
+
+def _operator(args: argparse.Namespace) -> str:
+    if args.operator:
+        return args.operator
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _outside_data(args: argparse.Namespace, out: Path) -> Path:
+    """Plaintext must never land on the box's data partition."""
+    resolved = out.expanduser().resolve()
+    if resolved.is_relative_to(Path(args.data).resolve()):
+        raise UsageError(f"{out} is inside the data dir {args.data}: write decrypted audio outside it (e.g. a USB stick)")
+    return resolved
+
+
+def wav_bytes(audio: bytes, sample_rate: int, channels: int) -> bytes:
+    """A 16-bit PCM WAV file in memory (plaintext never goes through a temp file)."""
+    block = channels * 2
+    header = struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF", 36 + len(audio), b"WAVE", b"fmt ", 16, 1, channels, sample_rate,
+        sample_rate * block, block, 16, b"data", len(audio),
+    )  # fmt: skip
+    return header + audio
+
+
+def _open_recording(args: argparse.Namespace, action: str) -> tuple[Path, Decrypted]:
+    """Unlock, decrypt and audit one access. Failed passphrases are audited too."""
+    path = _recording_path(args)
+    audit = audit_hook(args.data)
+    who = {"operator": _operator(args), "purpose": args.purpose}
+    store = _store(args)
+    try:
+        keys = store.unlock(_passphrase(args))
+    except WrongPassphrase:
+        audit(f"{action}_denied", path.name, {**who, "reason": "wrong passphrase"})
+        raise
+    with keys:
+        result = decrypt(path, keys, salvage=args.salvage)
+    audit(
+        action,
+        path.name,
+        {
+            **who,
+            "call_id": result.header.metadata.get("call_id"),
+            "seconds": round(result.seconds, 2),
+            "complete": result.complete,
+            "out": str(getattr(args, "out", None) or "aplay"),
+        },
+    )
+    if result.problem is not None:
+        print(f"callbox: salvaged {result.chunks} chunks: {result.problem}", file=sys.stderr)
+    return path, result
+
+
+def _wav_of(result: Decrypted) -> bytes:
+    meta = result.header.metadata
+    return wav_bytes(result.audio, int(meta.get("sample_rate", 8000)), int(meta.get("channels", 2)))
+
+
+def _write_new_file(path: Path, data: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists: choose another --out or remove it first") from None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ------------------------------------------------------------------------------------------ keys
+@_handler
+def cmd_keys_init(args: argparse.Namespace) -> int:
+    """Create the first key pair."""
+    store = _store(args)
+    if store.exists():
+        raise UsageError(f"recording keys already exist in {store.dir}: use `callbox keys rotate` for a new key pair")
+    key_id = store.init(_new_passphrase(args))
+    print(f"created recording key {key_id} in {store.dir}; back up {store.dir} and keep the passphrase safe: "
+          "without both, recordings cannot be played")  # fmt: skip
+    return EXIT_OK
+
+
+@_handler
+def cmd_keys_unlock(args: argparse.Namespace) -> int:
+    """Verify the passphrase and the published public key."""
+    store = _store(args)
+    with store.unlock(_passphrase(args)) as keys:
+        store.check_public(keys)
+        ids = ", ".join(f"{k}{' (current)' if k == keys.current_key_id else ''}" for k in keys)
+    print(f"passphrase ok; keys {ids}. Keys are held only in memory, so nothing stays unlocked after this command")
+    return EXIT_OK
+
+
+@_handler
+def cmd_keys_lock(args: argparse.Namespace) -> int:
+    """Nothing to do: no command keeps keys unlocked after it exits."""
+    print("nothing to lock: recording keys are unlocked only inside a single command and forgotten when it ends")
+    return EXIT_OK
+
+
+@_handler
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """New key pair for new recordings."""
+    store = _store(args)
+    key_id = store.rotate(_passphrase(args))
+    print(f"new recording key {key_id} is current; older recordings stay playable with the same passphrase. "
+          f"Back up {store.dir} again")  # fmt: skip
+    return EXIT_OK
+
+
+@_handler
+def cmd_keys_change_passphrase(args: argparse.Namespace) -> int:
+    """Re-encrypt the private keys under a new passphrase."""
+    store = _store(args)
+    old = _passphrase(args)
+    store.change_passphrase(old, _new_passphrase(args))
+    print(f"recording passphrase changed (audio files untouched). Back up {store.dir} again")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------ recordings
+def _listing(path: Path) -> dict[str, Any]:
+    try:
+        header, layout = scan(path)
+    except RecordingError as exc:
+        return {"name": path.name, "status": "unreadable", "problem": str(exc)}
+    frames = layout.frames
+    audio = sum(f.ct_len - 16 for f in frames)
+    meta = header.metadata
+    return {
+        "name": path.name,
+        "call_id": meta.get("call_id"),
+        "created_at": meta.get("created_at"),
+        "seconds": round(audio / header.bytes_per_second, 2),
+        "status": "complete" if layout.looks_complete else "incomplete",
+        "key_id": header.key_id,
+    }
+
+
+@_handler
+def cmd_list(args: argparse.Namespace) -> int:
+    """List recordings from their headers (unverified metadata; no passphrase needed)."""
+    rows = [_listing(p) for p in sorted(_recordings_dir(args).glob("*.cbr"))]
+    if args.json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        return EXIT_OK
+    if not rows:
+        print(f"no recordings in {_recordings_dir(args)}")
+    for r in rows:
+        if r["status"] == "unreadable":
+            print(f"{r['name']}  UNREADABLE  {r['problem']}")
+        else:
+            print(f"{r['name']}  call={r['call_id']}  {r['created_at']}  {r['seconds']:.1f}s  {r['status']}  key={r['key_id']}")
+    return EXIT_OK
+
+
+@_handler
+def cmd_play(args: argparse.Namespace) -> int:
+    """Decrypt to --out (a path or '-' for stdout), or play through aplay when no --out is given."""
+    if args.out == "-" and sys.stdout.isatty():
+        raise UsageError("stdout is a terminal: pipe it (`| aplay`) or give --out FILE.wav")
+    player: str | None = None
+    out: Path | None = None
+    if args.out is None:
+        player = shutil.which("aplay")
+        if player is None:
+            raise UsageError("no audio player (aplay) on this box: give --out FILE.wav, or --out - to pipe the WAV")
+    elif args.out != "-":
+        out = _outside_data(args, Path(args.out))
+    _, result = _open_recording(args, "recording.played")
+    wav = _wav_of(result)
+    if player:
+        subprocess.run([player, "-q", "-"], input=wav, check=True)
+    elif out is None:
+        sys.stdout.buffer.write(wav)
+        sys.stdout.buffer.flush()
+    else:
+        _write_new_file(out, wav)
+        print(f"wrote {out} ({result.seconds:.1f} s)", file=sys.stderr)
+    return EXIT_OK
+
+
+@_handler
+def cmd_export(args: argparse.Namespace) -> int:
+    """Decrypt to a WAV plus a manifest JSON (what, when, who, why, sha256) next to it."""
+    out = _outside_data(args, args.out)
+    if out.suffix.lower() != ".wav":
+        raise UsageError(f"--out must end in .wav, got {args.out}")
+    manifest_path = out.with_suffix(".manifest.json")
+    for p in (out, manifest_path):
+        if p.exists():
+            raise UsageError(f"{p} already exists: choose another --out or remove it first")
+    path, result = _open_recording(args, "recording.exported")
+    wav = _wav_of(result)
+    manifest = {
+        "recording": path.name,
+        "metadata": result.header.metadata,
+        "key_id": result.header.key_id,
+        "complete": result.complete,
+        "problem": None if result.problem is None else str(result.problem),
+        "chunks": result.chunks,
+        "seconds": round(result.seconds, 2),
+        "wav": out.name,
+        "wav_sha256": hashlib.sha256(wav).hexdigest(),
+        "wav_bytes": len(wav),
+        "exported_at": datetime.now(timezone.utc).isoformat(),
+        "operator": _operator(args),
+        "purpose": args.purpose,
+    }
+    _write_new_file(out, wav)
+    _write_new_file(manifest_path, (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode())
+    print(f"wrote {out} and {manifest_path}: this is unencrypted audio, keep it on controlled media", file=sys.stderr)
+    return EXIT_OK
+
+
+def _rules(args: argparse.Namespace) -> dict[str, RetentionRule]:
+    rules = {"default": RetentionRule(args.months, args.min_months, args.max_months)}
+    for item in args.industry:
+        name, sep, months = item.partition("=")
+        if not sep or not months.strip().isdigit():
+            raise UsageError(f"--industry takes NAME=MONTHS (e.g. finance=60), got {item!r}")
+        m = int(months)
+        rules[name.strip()] = RetentionRule(m, min(args.min_months, m), max(m, args.max_months or m))
+    return rules
+
+
+@_handler
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Shred expired recordings (or list them with --dry-run)."""
+    try:
+        now = parse_instant(args.now) if args.now else datetime.now(timezone.utc)
+    except ValueError as exc:
+        raise UsageError(f"--now must be an ISO instant with an offset, e.g. 2026-03-02T10:00:00+08:00 ({exc})") from None
+    directory = _recordings_dir(args)
+    if not directory.is_dir():
+        print(f"no recordings in {directory}")
+        return EXIT_OK
+    report = sweep(directory, now, args.dry_run, audit_hook(args.data), rules=_rules(args), legal_holds=set(args.hold))
+    verb = "would shred" if args.dry_run else "shredded"
+    for name in report.shredded:
+        print(f"{verb} {name}")
+    for name, why in report.skipped.items():
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    print(f"{verb} {len(report.shredded)}, kept {len(report.kept)}, on hold {len(report.held)}, skipped {len(report.skipped)}")
+    return EXIT_OK
