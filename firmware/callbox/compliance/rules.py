@@ -1,0 +1,207 @@
+"""The rules themselves: a pure function from facts about one intended call to a verdict.
+
+No database, no clock, no I/O: everything the decision depends on arrives in :class:`CallFacts`, so
+the same facts always give the same verdict (which is what makes decisions explainable and testable
+across time zones and DST with property-based tests).
+
+Decision semantics:
+- ``denied``: at least one reason that time cannot fix (no consent, do-not-call, wrong line, ...).
+- ``deferred``: only time-based reasons (quiet hours, frequency caps); ``next_allowed_at`` says when.
+- ``allowed``: every rule passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from callbox.compliance.rulepack import RulePack
+
+TIME_BASED = frozenset({"quiet_hours", "frequency_cap"})
+SEARCH_HORIZON = timedelta(days=62)
+
+
+@dataclass(frozen=True)
+class ConsentFact:
+    purpose: str
+    given_at: datetime
+    expires_at: datetime | None = None
+    withdrawn_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """Everything the rules need to know about one intended call."""
+
+    number: str | None  # E.164, or None when the input did not parse as a valid number
+    purpose: str
+    now: datetime
+    line_kind: str = "sip"
+    callee_zones: tuple[str, ...] = ()
+    region: str = ""
+    in_contacts: bool = False
+    consents: tuple[ConsentFact, ...] = ()
+    on_dnc: bool = False
+    attempts: tuple[datetime, ...] = ()  # past attempts to this number, any purpose
+    birth_year: int | None = None
+    guardian_consent: bool = False
+    campaign_paused: bool = False
+
+
+@dataclass(frozen=True)
+class Check:
+    rule: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: str
+    reasons: tuple[str, ...]
+    next_allowed_at: datetime | None
+    checks: tuple[Check, ...] = field(default=())
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allowed"
+
+    def as_json(self) -> dict:
+        return {
+            "allowed": self.allowed,
+            "decision": self.decision,
+            "reasons": list(self.reasons),
+            "next_allowed_at": self.next_allowed_at.isoformat() if self.next_allowed_at else None,
+        }
+
+
+@lru_cache(maxsize=512)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def in_calling_window(pack: RulePack, region: str, zones: tuple[str, ...], at: datetime) -> bool:
+    """True if ``at`` is inside a calling window in *every* zone the number may ring in."""
+    windows = pack.windows_for(region)
+    for zone in zones:
+        local = at.astimezone(_zone(zone))
+        if pack.no_sundays and local.weekday() == 6:
+            return False
+        t = local.time()
+        if not any(start <= t < end for start, end in windows):
+            return False
+    return True
+
+
+def _local_day(at: datetime, zone: str):
+    return at.astimezone(_zone(zone)).date()
+
+
+def cap_reached(pack: RulePack, purpose: str, zones: tuple[str, ...], attempts: tuple[datetime, ...], at: datetime) -> str:
+    """Which cap (if any) an attempt at ``at`` would exceed; '' when none."""
+    cap = pack.caps.get(purpose)
+    if cap is None:
+        return ""
+    zone = zones[0]
+    if cap.per_day is not None:
+        today = _local_day(at, zone)
+        if sum(1 for a in attempts if a <= at and _local_day(a, zone) == today) >= cap.per_day:
+            return f"{cap.per_day} per day"
+    if cap.per_30_days is not None:
+        since = at - timedelta(days=30)
+        if sum(1 for a in attempts if since < a <= at) >= cap.per_30_days:
+            return f"{cap.per_30_days} per 30 days"
+    return ""
+
+
+def _candidates(pack: RulePack, region: str, zones: tuple[str, ...], attempts: tuple[datetime, ...], now: datetime):
+    """Instants at which a deferred call could become allowed: window starts and cap expiries."""
+    points = {now}
+    for zone in zones:
+        tz = _zone(zone)
+        day0 = now.astimezone(tz).date()
+        for offset in range(SEARCH_HORIZON.days + 1):
+            day = day0 + timedelta(days=offset)
+            for start, _ in pack.windows_for(region):
+                points.add(datetime.combine(day, start, tzinfo=tz))
+    for a in attempts:
+        points.add(a + timedelta(days=30) + timedelta(microseconds=1))
+    return sorted(p for p in points if p >= now)
+
+
+def next_allowed(facts: CallFacts, pack: RulePack) -> datetime | None:
+    """The first instant at or after ``now`` when quiet hours and caps both allow the call."""
+    zones = facts.callee_zones
+    for candidate in _candidates(pack, facts.region, zones, facts.attempts, facts.now):
+        if candidate - facts.now > SEARCH_HORIZON:
+            break
+        if in_calling_window(pack, facts.region, zones, candidate) and not cap_reached(
+            pack, facts.purpose, zones, facts.attempts, candidate
+        ):
+            return candidate
+    return None
+
+
+def _consent_reason(facts: CallFacts, pack: RulePack) -> tuple[str, str]:
+    needed = pack.consent_required.get(facts.purpose)
+    if needed is None:
+        return "purpose_not_consented", f"the rule pack knows no purpose {facts.purpose!r}"
+    if not facts.consents:
+        return "no_consent", "no consent on record"
+    matching = [c for c in facts.consents if c.purpose == needed and c.given_at <= facts.now]
+    if not matching:
+        return "purpose_not_consented", f"consent on record does not cover {needed}"
+    active = [c for c in matching if c.withdrawn_at is None or c.withdrawn_at > facts.now]
+    if not active:
+        return "consent_withdrawn", f"{needed} consent was withdrawn"
+    valid = [c for c in active if c.expires_at is None or c.expires_at > facts.now]
+    if not valid:
+        return "consent_expired", f"{needed} consent expired"
+    return "", f"{needed} consent given {min(c.given_at for c in valid).date().isoformat()}"
+
+
+def evaluate(facts: CallFacts, pack: RulePack) -> Verdict:
+    """Apply every rule of ``pack`` to ``facts``. Pure and deterministic."""
+    checks: list[Check] = []
+
+    def check(rule: str, reason: str, detail: str = "") -> None:
+        checks.append(Check(rule, not reason, detail))
+        if reason:
+            reasons.append(reason)
+
+    reasons: list[str] = []
+    if facts.number is None:
+        check("valid_number", "invalid_number", "not a valid phone number")
+        return Verdict("denied", tuple(reasons), None, tuple(checks))
+    check("valid_number", "")
+    check("in_contacts", "" if facts.in_contacts else "not_in_contacts", "numbers must come from the consent store")
+    check("dnc", "dnc" if facts.on_dnc else "", "on the do-not-call list" if facts.on_dnc else "")
+    if facts.in_contacts:
+        reason, detail = _consent_reason(facts, pack)
+        check("consent", reason, detail)
+        possibly_minor = facts.birth_year is not None and facts.now.year - facts.birth_year <= pack.minor_age
+        check(
+            "minors",
+            "minor_without_guardian" if possibly_minor and not facts.guardian_consent else "",
+            f"may be under {pack.minor_age}" if possibly_minor else "",
+        )
+    allowed_here = pack.line_purposes.get(facts.line_kind, frozenset())
+    check(
+        "line_purpose",
+        "" if facts.purpose in allowed_here else "line_not_permitted",
+        f"{facts.purpose} calls are not allowed on {facts.line_kind} lines" if facts.purpose not in allowed_here else "",
+    )
+    check("campaign_active", "campaign_paused" if facts.campaign_paused else "")
+    zones = facts.callee_zones
+    in_window = in_calling_window(pack, facts.region, zones, facts.now)
+    check("quiet_hours", "" if in_window else "quiet_hours", f"callee zones {', '.join(zones)}")
+    cap = cap_reached(pack, facts.purpose, zones, facts.attempts, facts.now)
+    check("frequency_cap", "frequency_cap" if cap else "", cap)
+
+    if not reasons:
+        return Verdict("allowed", (), None, tuple(checks))
+    if all(r in TIME_BASED for r in reasons):
+        return Verdict("deferred", tuple(reasons), next_allowed(facts, pack), tuple(checks))
+    return Verdict("denied", tuple(reasons), None, tuple(checks))

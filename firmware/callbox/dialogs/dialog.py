@@ -1,0 +1,267 @@
+"""The dialog of one outbound call: the fixed prologue, then the script, with opt-out always armed.
+
+Pure: it receives events (``start``, ``said``, ``interrupted``, ``heard``, ``dtmf``, ``silence``) and
+returns :class:`Action` lists; the call session turns actions into audio, DNC writes and hang-ups.
+
+Invariants a script cannot change:
+- the first things said are the identity (organisation + callback number) and the AI disclosure, in
+  the callee's language; the recording question follows when the campaign records, and recording
+  starts only after a clear yes (DTMF 1 or a spoken yes); anything else leaves it off;
+- an opt-out (DTMF 9 or a clear spoken opt-out) at any moment stops speech, is written to the DNC list
+  (``RecordOptOut``, executed synchronously by the session) *before* the confirmation is spoken, and
+  the call ends; an unclear opt-out is confirmed once.
+- an interrupted prologue part is said again after the interruption is handled, so every callee hears
+  the full disclosure unless they opt out or hang up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from callbox.compliance.rulepack import RulePack
+from callbox.dialogs.intents import CONFIRM_BELOW, DTMF_INTENTS, Intent
+from callbox.dialogs.script import Script, Step
+
+
+# --- actions ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Say:
+    key: str
+    text: str
+    persist: bool = True  # False for text containing personal data (not cached on disk)
+
+
+@dataclass(frozen=True)
+class StopSpeaking:
+    pass
+
+
+@dataclass(frozen=True)
+class StartRecording:
+    how: str  # dtmf | speech
+
+
+@dataclass(frozen=True)
+class StopRecording:
+    discard: bool
+
+
+@dataclass(frozen=True)
+class RecordOptOut:
+    source: str  # dtmf | spoken_opt_out
+
+
+@dataclass(frozen=True)
+class Hangup:
+    pass
+
+
+Action = Say | StopSpeaking | StartRecording | StopRecording | RecordOptOut | Hangup
+
+PROLOGUE_PARTS = ("identity", "ai_disclosure", "opt_out_hint")
+
+
+@dataclass
+class CallFacts:
+    """What the dialog learned; copied into the call record."""
+
+    ai_disclosed: bool = False
+    recording: str = "none"  # on | off | none
+    opt_out: bool = False
+    outcome: str = ""
+    transcript: list[dict] = field(default_factory=list)
+
+
+class OutboundDialog:
+    def __init__(
+        self,
+        pack: RulePack,
+        script: Script,
+        language: str,
+        org_name: str,
+        callback_spoken: str,
+        records: bool,
+        variables: dict[str, str] | None = None,
+    ) -> None:
+        self.language = language if language in pack.prologue else pack.default_language
+        self.phrases = pack.prologue_text(self.language)
+        self.pack = pack
+        self.script = script
+        self.records = records
+        self.vars = {"org": org_name, "callback": callback_spoken, **(variables or {})}
+        self.facts = CallFacts(recording="off" if records else "none")
+        self.state = "idle"
+        self._pending_prologue: list[str] = []
+        self._step: Step | None = None
+        self._reprompted = False
+        self._asked_opt_out = False
+        self._resume_state = ""
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _say(self, key: str) -> Say:
+        text = self.phrases[key].format(**self.vars)
+        self.facts.transcript.append({"who": "box", "text": text})
+        return Say(key, text)
+
+    def _say_text(self, key: str, template: str) -> Say:
+        text = template.format(**self.vars)
+        self.facts.transcript.append({"who": "box", "text": text})
+        return Say(key, text, persist=False)
+
+    def _prologue_keys(self) -> list[str]:
+        keys = list(PROLOGUE_PARTS)
+        if self.records:
+            keys.append("recording_question")
+        return keys
+
+    # -- events ----------------------------------------------------------------------------------
+    def start(self) -> list[Action]:
+        """Call answered: say the prologue."""
+        self.state = "prologue"
+        self._pending_prologue = self._prologue_keys()
+        return [self._say(k) for k in self._pending_prologue]
+
+    def said(self, key: str) -> list[Action]:
+        """A prompt finished playing completely."""
+        if key in self._pending_prologue:
+            self._pending_prologue.remove(key)
+        if key == "ai_disclosure":
+            self.facts.ai_disclosed = True
+        if self.state == "prologue" and not self._pending_prologue:
+            if self.records:
+                self.state = "await_recording"
+                return []
+            return self._enter_step(self.script.steps[0])
+        if self.state == "ending" and key in ("goodbye", "opt_out_confirm", "branch_end"):
+            self.state = "done"
+            return [Hangup()]
+        return []
+
+    def interrupted(self, key: str) -> list[Action]:
+        """The callee started speaking while ``key`` played; playback was stopped by the session."""
+        return []
+
+    def dtmf(self, digit: str) -> list[Action]:
+        self.facts.transcript.append({"who": "callee", "text": f"[DTMF {digit}]"})
+        intent = DTMF_INTENTS.get(digit)
+        if intent is None:
+            return []
+        return self._handle(Intent(intent, 1.0, f"dtmf {digit}"), source="dtmf")
+
+    def heard(self, text: str, intent: Intent) -> list[Action]:
+        self.facts.transcript.append({"who": "callee", "text": text})
+        return self._handle(intent, source="spoken_opt_out")
+
+    def silence(self) -> list[Action]:
+        """No answer within the timeout while the box was waiting for one."""
+        if self.state == "await_recording":
+            return self._recording_answer(False, "silence")
+        if self.state == "await_step":
+            if not self._reprompted:
+                self._reprompted = True
+                return [self._say("reprompt"), self._say_text("step", self._step.say[self.language])]
+            self.facts.outcome = self.facts.outcome or "no_response"
+            return self._end()
+        if self.state == "confirm_opt_out":
+            return self._resume()
+        return []
+
+    @property
+    def waiting_for_answer(self) -> bool:
+        return self.state in ("await_recording", "await_step", "confirm_opt_out")
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+    # -- logic -----------------------------------------------------------------------------------
+    def _handle(self, intent: Intent, source: str) -> list[Action]:
+        if self.state in ("done",) or (self.state == "ending" and self.facts.opt_out):
+            return []
+        if self.state == "confirm_opt_out":
+            if intent.name in ("consent_yes", "opt_out"):
+                return self._opt_out(source)
+            return self._resume()
+        if intent.name == "opt_out":
+            if intent.confidence >= CONFIRM_BELOW:
+                return self._opt_out(source)
+            if not self._asked_opt_out:
+                self._asked_opt_out = True
+                self._resume_state = self.state
+                self.state = "confirm_opt_out"
+                return [StopSpeaking(), self._say("opt_out_ask")]
+        if intent.name == "stop_recording" and self.facts.recording == "on":
+            self.facts.recording = "off"
+            discard = self.pack.recording_on_withdrawal == "discard"
+            return [StopRecording(discard=discard), self._say("recording_off")]
+        if self.state == "prologue":
+            # Interrupted by something that is not an opt-out: finish the disclosure first.
+            if intent.name == "repeat" or self._pending_prologue:
+                return [StopSpeaking()] + [self._say(k) for k in self._pending_prologue]
+            return []
+        if self.state == "await_recording":
+            if intent.name == "consent_yes":
+                return self._recording_answer(True, source)
+            return self._recording_answer(False, source)
+        if self.state == "await_step" and self._step is not None:
+            return self._step_answer(intent)
+        return []
+
+    def _opt_out(self, source: str) -> list[Action]:
+        self.facts.opt_out = True
+        self.facts.outcome = "opt_out"
+        self.state = "ending"
+        actions: list[Action] = [StopSpeaking(), RecordOptOut("dtmf" if source == "dtmf" else "spoken_opt_out")]
+        return actions + [self._say("opt_out_confirm")]
+
+    def _resume(self) -> list[Action]:
+        self.state = self._resume_state or "await_step"
+        if self.state == "prologue":
+            return [self._say(k) for k in self._pending_prologue]
+        if self.state == "await_step" and self._step is not None:
+            return [self._say_text("step", self._step.say[self.language])]
+        if self.state == "await_recording":
+            return [self._say("recording_question")]
+        return []
+
+    def _recording_answer(self, yes: bool, how: str) -> list[Action]:
+        actions: list[Action] = []
+        if yes:
+            self.facts.recording = "on"
+            actions += [StartRecording("dtmf" if how == "dtmf" else "speech"), self._say("recording_on")]
+        else:
+            self.facts.recording = "off"
+            actions.append(self._say("recording_off"))
+        return actions + self._enter_step(self.script.steps[0])
+
+    def _enter_step(self, step: Step) -> list[Action]:
+        self._step = step
+        self._reprompted = False
+        say = [self._say_text("step", step.say[self.language])] if step.say else []
+        if step.is_question:
+            self.state = "await_step"
+            return say
+        if step.next == "end":
+            return say + self._end()
+        return say + self._enter_step(self.script.step(step.next))
+
+    def _step_answer(self, intent: Intent) -> list[Action]:
+        assert self._step is not None
+        if intent.name == "repeat" or intent.name not in self._step.on:
+            if intent.name != "repeat" and self._reprompted:
+                self.facts.outcome = self.facts.outcome or "not_understood"
+                return self._end()
+            self._reprompted = intent.name != "repeat"
+            return [StopSpeaking(), self._say("reprompt"), self._say_text("step", self._step.say[self.language])]
+        branch = self._step.on[intent.name]
+        self.facts.outcome = branch.outcome
+        actions: list[Action] = [StopSpeaking()]
+        if branch.say:
+            actions.append(self._say_text("branch", branch.say[self.language]))
+        if branch.next == "end":
+            return actions + self._end()
+        return actions + self._enter_step(self.script.step(branch.next))
+
+    def _end(self) -> list[Action]:
+        self.state = "ending"
+        return [self._say("goodbye")]

