@@ -62,6 +62,11 @@ class Recorder:
         self._syncer: _Syncer | None = _Syncer(self._writer) if fsync else None
 
     @property
+    def chunks_written(self) -> int:
+        """Encrypted chunks handed to the kernel so far (each survives a crash of this process)."""
+        return self._writer.chunks_written
+
+    @property
     def seconds(self) -> float:
         """Audio recorded so far."""
         return self._frames * 0.02
