@@ -16,7 +16,7 @@ BOX = b"BOX-LEG-PCM-TST!" * 20
 
 
 def main() -> None:
-    rec = Recorder(sys.argv[2], bytes.fromhex(sys.argv[3]), sys.argv[4], {"call_id": "crash"})
+    rec = Recorder(sys.argv[2], bytes.fromhex(sys.argv[3]), sys.argv[4], {"call_id": "crash", "created_at": "2026-03-01T10:00:00+08:00"})
     print("ready", flush=True)
     last = 0
     while True:

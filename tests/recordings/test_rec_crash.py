@@ -86,7 +86,7 @@ def test_salvage_of_header_only_file(store: KeyStore, keys: UnlockedKeys, data_d
         [sys.executable, "-c", (
             "import sys, os, signal; sys.path.insert(0, sys.argv[1]);"
             "from callbox.recordings.recorder import Recorder;"
-            "Recorder(sys.argv[2], bytes.fromhex(sys.argv[3]), sys.argv[4], {});"
+            "Recorder(sys.argv[2], bytes.fromhex(sys.argv[3]), sys.argv[4], {'created_at': '2026-03-01T10:00:00Z'});"
             "os.kill(os.getpid(), signal.SIGKILL)"
         ), str(FIRMWARE), str(path), pub.raw.hex(), pub.key_id],
     )  # fmt: skip

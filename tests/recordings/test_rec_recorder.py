@@ -58,6 +58,14 @@ def test_chunks_reach_the_file_before_stop(store: KeyStore, keys: UnlockedKeys, 
     assert decrypt(rec.path, keys).chunks == 2
 
 
+def test_created_at_is_required(store: KeyStore, tmp_path: Path) -> None:
+    pub = store.public_key()
+    for meta in ({"call_id": "x"}, {"created_at": "2026-01-01T10:00:00"}):  # missing; no offset
+        with pytest.raises(ValueError, match="created_at"):
+            Recorder(tmp_path / "a.cbr", pub.key, pub.key_id, meta)
+    assert not (tmp_path / "a.cbr").exists()
+
+
 def test_wrong_frame_size(store: KeyStore, tmp_path: Path) -> None:
     rec = make(store, tmp_path / "a.cbr")
     with pytest.raises(ValueError, match="320 bytes"):

@@ -18,6 +18,7 @@ from callbox.recordings.retention import (
     effective_months,
     facts_from_metadata,
     is_expired,
+    rules_from_months,
     select_expired,
     sweep,
 )
@@ -166,3 +167,10 @@ def test_sweep_shreds_expired(recs: Path, keys) -> None:
 def test_sweep_later_takes_the_finance_recording(recs: Path) -> None:
     report = sweep(recs, NOW + timedelta(days=365 * 3), False, Audit(), rules=CN, legal_holds={"held"})
     assert "bank.cbr" in report.shredded and "held.cbr" in report.held
+
+
+def test_pack_table_with_general_fallback() -> None:
+    rules = rules_from_months({"general": 6, "finance": 60})
+    meta = {"created_at": "2026-01-01T00:00:00+00:00", "industry": "dental", "retention_months": 24}
+    assert facts_from_metadata("x.cbr", meta, rules).months == 6  # unknown industry -> general; no extension
+    assert facts_from_metadata("x.cbr", {**meta, "industry": "finance"}, rules).months == 24

@@ -7,7 +7,8 @@ Exit codes: 0 ok, 2 bad input or a refused/failed operation, always with one mes
 Passphrases never appear on the command line (they would land in shell history and ``ps``). They come
 from ``--passphrase-file``, then ``$CALLBOX_RECORDING_PASSPHRASE``, then an interactive prompt. New
 passphrases (``init``, ``change-passphrase``) come from ``--new-passphrase-file``, then
-``$CALLBOX_NEW_RECORDING_PASSPHRASE``, then a prompt asked twice. Unlocked keys live only in the memory
+``$CALLBOX_NEW_RECORDING_PASSPHRASE``, then a prompt asked twice (``keys init`` also takes the ordinary
+sources). Unlocked keys live only in the memory
 of one command: nothing stays unlocked between commands, so ``keys lock`` has nothing to undo.
 
 Every access to audio (``play``, ``export``) and every shred is written through
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ksub = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
 
     p = ksub.add_parser("init", help="create the box key pair, protected by a new recording passphrase")
+    _passphrase_args(p)
     _new_passphrase_args(p)
     p.set_defaults(func=cmd_keys_init)
 
@@ -156,11 +158,14 @@ def _passphrase(args: argparse.Namespace) -> str:
     raise UsageError(f"no recording passphrase: give --passphrase-file FILE or set ${ENV_PASSPHRASE}")
 
 
-def _new_passphrase(args: argparse.Namespace) -> str:
+def _new_passphrase(args: argparse.Namespace, also_current: bool = False) -> str:
+    """The new passphrase; for ``init`` (``also_current``) the ordinary sources count too."""
     if getattr(args, "new_passphrase_file", None):
         return _read_secret_file(args.new_passphrase_file)
     if os.environ.get(ENV_NEW_PASSPHRASE):
         return os.environ[ENV_NEW_PASSPHRASE]
+    if also_current and (getattr(args, "passphrase_file", None) or os.environ.get(ENV_PASSPHRASE)):
+        return _passphrase(args)
     if sys.stdin.isatty():
         first = getpass.getpass("New recording passphrase: ")
         if getpass.getpass("Repeat it: ") != first:
@@ -270,7 +275,7 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
     store = _store(args)
     if store.exists():
         raise UsageError(f"recording keys already exist in {store.dir}: use `callbox keys rotate` for a new key pair")
-    key_id = store.init(_new_passphrase(args))
+    key_id = store.init(_new_passphrase(args, also_current=True))
     print(f"created recording key {key_id} in {store.dir}; back up {store.dir} and keep the passphrase safe: "
           "without both, recordings cannot be played")  # fmt: skip
     return EXIT_OK

@@ -340,7 +340,7 @@ class KeyStore:
         hbytes = _header_bytes(header)
         blob = AESGCM(params.derive(passphrase, salt)).encrypt(nonce, plain, hbytes)
         write_atomic(self.private_path, KEYFILE_MAGIC + struct.pack(">I", len(hbytes)) + hbytes + blob)
-        write_atomic(self.public_path, _raw_public(current.public_key()), mode=0o644)
+        write_atomic(self.public_path, _raw_public(current.public_key()))
 
 
 def _header_bytes(header: dict) -> bytes:

@@ -18,6 +18,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
+from callbox.clock import parse_instant
 from callbox.recordings.stream import DEFAULT_CHUNK_SIZE, RecordingWriter, WriteSummary, shred
 
 FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono, as the Line interface delivers it
@@ -36,6 +37,11 @@ def interleave(left: bytes, right: bytes) -> bytes:
 class Recorder:
     """Records one call. Thread-safe: ``feed``, ``stop`` and ``discard`` may come from different threads.
 
+    ``metadata`` must hold ``created_at`` (ISO 8601 with an offset): the retention sweep cannot judge a
+    recording without it and would keep it forever. Add ``call_id``, and for retention ``industry`` and
+    the campaign's ``retention_months`` if it overrides the pack. Metadata is readable without the
+    passphrase, so it must never hold names or phone numbers.
+
     Frames that arrive after ``stop``/``discard`` are dropped (the media thread may race the hangup) and
     counted in ``frames_dropped``.
     """
@@ -50,6 +56,13 @@ class Recorder:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         fsync: bool = True,
     ) -> None:
+        try:
+            parse_instant(str(metadata["created_at"]))
+        except (KeyError, ValueError) as exc:
+            raise ValueError(
+                f"recording metadata needs created_at as an ISO instant with an offset, e.g. "
+                f"clock.now().isoformat() ({exc}); without it retention could never expire the recording"
+            ) from None
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         meta = {"channel_roles": ["callee", "box"], **metadata}

@@ -27,7 +27,7 @@ from callbox.clock import as_utc, parse_instant
 from callbox.recordings.stream import RecordingError, read_header, shred
 
 AuditFn = Callable[[str, str, dict], None]
-DEFAULT_INDUSTRY = "default"
+DEFAULT_INDUSTRIES = ("default", "general")  # rule packs call the fallback period "general"
 
 
 class RetentionError(ValueError):
@@ -107,12 +107,20 @@ def select_expired(recordings: Iterable[RecordingFacts], now: datetime) -> list[
 
 
 def rule_for(rules: Mapping[str, RetentionRule] | RetentionRule, industry: str | None) -> RetentionRule | None:
-    """Pick the industry's rule, falling back to ``"default"``; ``None`` if the pack has neither."""
+    """Pick the industry's rule, falling back to ``"default"`` or ``"general"``; ``None`` if neither exists."""
     if isinstance(rules, RetentionRule):
         return rules
     if industry and industry in rules:
         return rules[industry]
-    return rules.get(DEFAULT_INDUSTRY)
+    return next((rules[k] for k in DEFAULT_INDUSTRIES if k in rules), None)
+
+
+def rules_from_months(months: Mapping[str, int]) -> dict[str, RetentionRule]:
+    """Rules from a pack's ``retention.months`` table (e.g. ``{"general": 6, "finance": 60}``).
+
+    The pack table has no floors or ceilings yet, so each period is both the default and the ceiling.
+    """
+    return {industry: RetentionRule(int(m)) for industry, m in months.items()}
 
 
 def facts_from_metadata(
@@ -129,7 +137,7 @@ def facts_from_metadata(
     industry = metadata.get("industry")
     rule = rule_for(rules, industry)
     if rule is None:
-        raise RetentionError(f"{name}: no retention rule for industry {industry!r} and no 'default' rule")
+        raise RetentionError(f"{name}: no retention rule for industry {industry!r} and no 'general' rule: add one to the pack")
     override = metadata.get("retention_months")
     months = effective_months(rule, int(override) if override is not None else None)
     call_id = metadata.get("call_id")

@@ -353,20 +353,31 @@ class RecordingWriter:
         """Buffer ``data`` and write every chunk that is now full; returns how many chunks were written."""
         if self._closed:
             raise ValueError(f"{self.path.name} is already closed")
-        self._buf += data
-        self._audio_bytes += len(data)
+        view = memoryview(data).cast("B")
+        self._audio_bytes += len(view)
         written = 0
-        while len(self._buf) >= self.chunk_size:
-            self._emit(bytes(self._buf[: self.chunk_size]), final=False)
-            del self._buf[: self.chunk_size]
+        if self._buf:  # top up the partial chunk first
+            need = self.chunk_size - len(self._buf)
+            self._buf += view[:need]
+            view = view[need:]
+            if len(self._buf) < self.chunk_size:
+                return 0
+            self._emit(self._buf, final=False)
+            self._buf.clear()
             written += 1
+        while len(view) >= self.chunk_size:  # whole chunks straight from the caller's buffer
+            self._emit(view[: self.chunk_size], final=False)
+            view = view[self.chunk_size :]
+            written += 1
+        self._buf += view
         return written
 
     def finish(self) -> WriteSummary:
         """Write the remaining audio as the final chunk (possibly empty), fsync and close."""
         if self._closed:
             raise ValueError(f"{self.path.name} is already closed")
-        self._emit(bytes(self._buf), final=True)
+        self._emit(self._buf, final=True)
+        self._buf[:] = bytes(len(self._buf))
         self._buf.clear()
         os.fsync(self._fd)
         self._close()
@@ -388,11 +399,10 @@ class RecordingWriter:
         self._closed = True
         os.close(self._fd)
 
-    def _emit(self, plaintext: bytes, final: bool) -> None:
+    def _emit(self, plaintext: bytes | bytearray | memoryview, final: bool) -> None:
         counter = self._counter
         ct = self._aead.encrypt(_nonce(self._prefix, counter), plaintext, _aad(self._digest, counter, final))
-        frame = _FRAME.pack(FRAME_MAGIC, self._file_tag, counter, FLAG_FINAL if final else 0, len(ct)) + ct
-        self._write_all(frame)
+        self._write_all(_FRAME.pack(FRAME_MAGIC, self._file_tag, counter, FLAG_FINAL if final else 0, len(ct)) + ct)
         if self._fsync and not final:
             os.fsync(self._fd)
         self._counter += 1
