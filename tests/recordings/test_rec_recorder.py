@@ -131,3 +131,41 @@ def test_stop_while_feeding_drops_late_frames(store: KeyStore, keys: UnlockedKey
     assert result.complete
     assert len(result.audio) // 640 + rec.frames_dropped == 3000
     assert summary.audio_bytes == len(result.audio)
+
+
+def test_disk_full_mid_call_leaves_a_salvageable_recording(
+    store: KeyStore, keys: UnlockedKeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from callbox.recordings import stream
+    from callbox.recordings.recorder import RecorderFailed
+
+    rec = make(store, tmp_path / "a.cbr", fsync=False)
+    for c, b in zip(frames(100, 1), frames(100, 2)):  # two full chunks on disk
+        rec.feed(c, b)
+    real_write = os.write
+    target = rec._writer._fd
+
+    def full_disk(fd: int, data) -> int:
+        if fd == target:  # the third chunk gets half written, then the disk is full
+            if len(data) > 1000:
+                return real_write(fd, bytes(data)[:1000])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(stream.os, "write", full_disk)
+    for c, b in zip(frames(60, 3), frames(60, 4)):
+        rec.feed(c, b)  # never raises into the media thread
+    monkeypatch.setattr(stream.os, "write", real_write)
+    assert rec.error is not None and rec.error.errno == errno.ENOSPC
+    assert rec.frames_dropped > 0
+    with pytest.raises(RecorderFailed, match="free space"):
+        rec.stop()
+    header = stream.read_header(rec.path)
+    assert rec.path.stat().st_size == header.length + 2 * (stream._FRAME.size + 32000 + 16)  # torn frame cut off
+    with pytest.raises(RecordingTruncated, match="after chunk 2"):
+        decrypt(rec.path, keys)
+    salvaged = decrypt(rec.path, keys, salvage=True)
+    assert salvaged.audio == b"".join(interleave(c, b) for c, b in zip(frames(100, 1), frames(100, 2)))

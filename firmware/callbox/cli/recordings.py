@@ -104,12 +104,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _passphrase_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--passphrase-file", type=Path, help=f"file holding the passphrase (else ${ENV_PASSPHRASE}, else a prompt)")
+    p.add_argument(
+        "--passphrase-file", type=Path, help=f"file holding the passphrase (else ${ENV_PASSPHRASE}, else a prompt)"
+    )
 
 
 def _new_passphrase_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--new-passphrase-file", type=Path, help=f"file holding the new passphrase (else ${ENV_NEW_PASSPHRASE}, else a prompt)"
+        "--new-passphrase-file",
+        type=Path,
+        help=f"file holding the new passphrase (else ${ENV_NEW_PASSPHRASE}, else a prompt)",
     )
 
 
@@ -205,7 +209,9 @@ def _outside_data(args: argparse.Namespace, out: Path) -> Path:
     """Plaintext must never land on the box's data partition."""
     resolved = out.expanduser().resolve()
     if resolved.is_relative_to(Path(args.data).resolve()):
-        raise UsageError(f"{out} is inside the data dir {args.data}: write decrypted audio outside it (e.g. a USB stick)")
+        raise UsageError(
+            f"{out} is inside the data dir {args.data}: write decrypted audio outside it (e.g. a USB stick)"
+        )
     return resolved
 
 
@@ -352,13 +358,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         if r["status"] == "unreadable":
             print(f"{r['name']}  UNREADABLE  {r['problem']}")
         else:
-            print(f"{r['name']}  call={r['call_id']}  {r['created_at']}  {r['seconds']:.1f}s  {r['status']}  key={r['key_id']}")
+            print(
+                f"{r['name']}  call={r['call_id']}  {r['created_at']}  {r['seconds']:.1f}s  "
+                f"{r['status']}  key={r['key_id']}"
+            )
     return EXIT_OK
 
 
 @_handler
 def cmd_play(args: argparse.Namespace) -> int:
     """Decrypt to --out (a path or '-' for stdout), or play through aplay when no --out is given."""
+    _recording_path(args)  # an unknown name is the first thing to report
     if args.out == "-" and sys.stdout.isatty():
         raise UsageError("stdout is a terminal: pipe it (`| aplay`) or give --out FILE.wav")
     player: str | None = None
@@ -432,7 +442,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         now = parse_instant(args.now) if args.now else datetime.now(timezone.utc)
     except ValueError as exc:
-        raise UsageError(f"--now must be an ISO instant with an offset, e.g. 2026-03-02T10:00:00+08:00 ({exc})") from None
+        raise UsageError(
+            f"--now must be an ISO instant with an offset, e.g. 2026-03-02T10:00:00+08:00 ({exc})"
+        ) from None
     directory = _recordings_dir(args)
     if not directory.is_dir():
         print(f"no recordings in {directory}")
@@ -443,5 +455,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"{verb} {name}")
     for name, why in report.skipped.items():
         print(f"skipped {name}: {why}", file=sys.stderr)
-    print(f"{verb} {len(report.shredded)}, kept {len(report.kept)}, on hold {len(report.held)}, skipped {len(report.skipped)}")
+    counts = f"kept {len(report.kept)}, on hold {len(report.held)}, skipped {len(report.skipped)}"
+    print(f"{verb} {len(report.shredded)}, {counts}")
     return EXIT_OK

@@ -329,14 +329,15 @@ class KeyStore:
             "current_key_id": current_id,
             "key_ids": [key_id_for(k.public_key()) for k in keys],
         }
-        plain = json.dumps(
+        entries = [
             {
-                "keys": [
-                    {"key_id": key_id_for(k.public_key()), "private": _b64(_raw_private(k)), "public": _b64(_raw_public(k.public_key()))}
-                    for k in keys
-                ]
+                "key_id": key_id_for(k.public_key()),
+                "private": _b64(_raw_private(k)),
+                "public": _b64(_raw_public(k.public_key())),
             }
-        ).encode()
+            for k in keys
+        ]
+        plain = json.dumps({"keys": entries}).encode()
         hbytes = _header_bytes(header)
         blob = AESGCM(params.derive(passphrase, salt)).encrypt(nonce, plain, hbytes)
         write_atomic(self.private_path, KEYFILE_MAGIC + struct.pack(">I", len(hbytes)) + hbytes + blob)

@@ -11,6 +11,7 @@ Channel layout: left = callee, right = box (recorded in the metadata as ``channe
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +23,11 @@ from callbox.clock import parse_instant
 from callbox.recordings.stream import DEFAULT_CHUNK_SIZE, RecordingWriter, WriteSummary, shred
 
 FRAME_BYTES = 320  # 20 ms of 8 kHz 16-bit mono, as the Line interface delivers it
+log = logging.getLogger(__name__)
+
+
+class RecorderFailed(RuntimeError):
+    """Writing the recording failed mid-call (disk full, I/O error); raised by ``stop``, never by ``feed``."""
 
 
 def interleave(left: bytes, right: bytes) -> bytes:
@@ -43,7 +49,9 @@ class Recorder:
     passphrase, so it must never hold names or phone numbers.
 
     Frames that arrive after ``stop``/``discard`` are dropped (the media thread may race the hangup) and
-    counted in ``frames_dropped``.
+    counted in ``frames_dropped``. ``feed`` never raises for I/O errors, so a full disk cannot break the
+    call: the recorder stops writing, keeps the file as a valid truncated recording, sets ``error`` and
+    makes ``stop`` raise :class:`RecorderFailed`.
     """
 
     def __init__(
@@ -69,6 +77,7 @@ class Recorder:
         self._writer = RecordingWriter(path, public_key, key_id, meta, chunk_size=chunk_size, fsync=False)
         self.path = path
         self.frames_dropped = 0
+        self.error: OSError | None = None
         self._lock = threading.Lock()  # guards the writer
         self._end_lock = threading.Lock()  # serialises stop/discard so the syncer is joined before close
         self._frames = 0
@@ -97,8 +106,12 @@ class Recorder:
                 self.frames_dropped += 1
                 return
             self._frames += 1
-            if self._writer.write(stereo) and self._syncer:
-                self._syncer.poke()
+            try:
+                if self._writer.write(stereo) and self._syncer:
+                    self._syncer.poke()
+            except OSError as exc:
+                self.error = exc
+                log.error("recording %s stopped after chunk %d: %s", self.path.name, self.chunks_written, exc)
 
     def stop(self) -> WriteSummary:
         """Write the final chunk (the rest of the audio), fsync and close.
@@ -109,7 +122,20 @@ class Recorder:
         with self._end_lock:
             self._stop_syncer()
             with self._lock:
-                return self._writer.finish()
+                if self.error is not None:
+                    raise RecorderFailed(
+                        f"recording {self.path.name} stopped after chunk {self.chunks_written} "
+                        f"({self.error.strerror or self.error}): free space on the data partition; the audio "
+                        "before that is readable with `callbox recordings play --salvage`"
+                    )
+                try:
+                    return self._writer.finish()
+                except OSError as exc:
+                    self.error = exc
+                    raise RecorderFailed(
+                        f"recording {self.path.name} could not be finished ({exc.strerror or exc}); "
+                        "the audio before the last second is readable with `--salvage`"
+                    ) from exc
 
     def discard(self) -> None:
         """Throw the recording away (callee withdrew consent and the pack says discard): shred, unlink."""
@@ -150,5 +176,9 @@ class _Syncer:
             self._wake.clear()
             if self._done:
                 return
-            # fsync runs outside the feed lock; close() joins this thread before the fd is closed.
-            self._writer.sync()
+            # fsync runs outside the feed lock; close() joins this thread before stop/discard close the
+            # fd. (After a failed write the writer closes itself; fsync then fails harmlessly.)
+            try:
+                self._writer.sync()
+            except OSError as exc:
+                log.warning("fsync of %s failed: %s", self._writer.path.name, exc)

@@ -137,11 +137,14 @@ def facts_from_metadata(
     industry = metadata.get("industry")
     rule = rule_for(rules, industry)
     if rule is None:
-        raise RetentionError(f"{name}: no retention rule for industry {industry!r} and no 'general' rule: add one to the pack")
+        raise RetentionError(
+            f"{name}: no retention rule for industry {industry!r} and no 'general' rule: add one to the pack"
+        )
     override = metadata.get("retention_months")
     months = effective_months(rule, int(override) if override is not None else None)
     call_id = metadata.get("call_id")
-    hold = bool(metadata.get("legal_hold")) or name in legal_holds or (call_id is not None and str(call_id) in legal_holds)
+    held_ids = {name} | ({str(call_id)} if call_id is not None else set())
+    hold = bool(metadata.get("legal_hold")) or any(i in legal_holds for i in held_ids)
     return RecordingFacts(name, created, months, hold, None if call_id is None else str(call_id))
 
 

@@ -36,6 +36,7 @@ work while the keys are locked. Never put names or phone numbers in it: use call
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -402,10 +403,23 @@ class RecordingWriter:
     def _emit(self, plaintext: bytes | bytearray | memoryview, final: bool) -> None:
         counter = self._counter
         ct = self._aead.encrypt(_nonce(self._prefix, counter), plaintext, _aad(self._digest, counter, final))
-        self._write_all(_FRAME.pack(FRAME_MAGIC, self._file_tag, counter, FLAG_FINAL if final else 0, len(ct)) + ct)
-        if self._fsync and not final:
-            os.fsync(self._fd)
+        try:
+            self._write_all(_FRAME.pack(FRAME_MAGIC, self._file_tag, counter, FLAG_FINAL if final else 0, len(ct)) + ct)
+            if self._fsync and not final:
+                os.fsync(self._fd)
+        except OSError:
+            self._fail()
+            raise
         self._counter += 1
+
+    def _fail(self) -> None:
+        """A write failed (disk full, I/O error): cut the torn frame off and close, so the file stays a
+        valid truncated recording that salvage can read up to the last whole chunk."""
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, self._file_bytes)
+        self._buf[:] = bytes(len(self._buf))
+        self._buf.clear()
+        self._close()
 
     def _write_all(self, data: bytes) -> None:
         view = memoryview(data)
@@ -453,7 +467,8 @@ def _scan_frames(f: BinaryIO, start: int, chunk_size: int) -> FrameScan:
         magic, tag, counter, flags, ct_len = _FRAME.unpack(head)
         final = bool(flags & FLAG_FINAL)
         full = chunk_size + TAG_BYTES
-        if magic != FRAME_MAGIC or flags & ~FLAG_FINAL or not TAG_BYTES <= ct_len <= full or (not final and ct_len != full):
+        bad_len = not TAG_BYTES <= ct_len <= full or (not final and ct_len != full)
+        if magic != FRAME_MAGIC or flags & ~FLAG_FINAL or bad_len:
             return FrameScan(frames, 0, len(frames))
         if pos + _FRAME.size + ct_len > size:
             return FrameScan(frames, size - pos, None)
