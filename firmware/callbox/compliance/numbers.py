@@ -46,3 +46,19 @@ def region_of(e164: str) -> str:
 def display(e164: str) -> str:
     """Human formatting for screens and speech (international format)."""
     return phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+_ZH_DIGITS = str.maketrans("0123456789", "零一二三四五六七八九")
+
+
+def spoken(e164: str, language: str) -> str:
+    """A number as a callee should hear it: national format, digit by digit, grouped.
+
+    Chinese TTS would read "6123" as a quantity (六千一百二十三), so digits become characters;
+    English gets single digits separated by spaces, groups by commas.
+    """
+    national = phonenumbers.format_number(phonenumbers.parse(e164, None), phonenumbers.PhoneNumberFormat.NATIONAL)
+    groups = [g for g in "".join(ch if ch.isdigit() else " " for ch in national).split() if g]
+    if language == "zh":
+        return "，".join(g.translate(_ZH_DIGITS) for g in groups)
+    return ", ".join(" ".join(g) for g in groups)

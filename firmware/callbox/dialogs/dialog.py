@@ -29,6 +29,7 @@ class Say:
     key: str
     text: str
     persist: bool = True  # False for text containing personal data (not cached on disk)
+    turn: int = -1  # index of this prompt in the transcript
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,26 @@ class OutboundDialog:
     def _say(self, key: str) -> Say:
         text = self.phrases[key].format(**self.vars)
         self.facts.transcript.append({"who": "box", "text": text})
-        return Say(key, text)
+        return Say(key, text, True, len(self.facts.transcript) - 1)
 
     def _say_text(self, key: str, template: str) -> Say:
         text = template.format(**self.vars)
         self.facts.transcript.append({"who": "box", "text": text})
-        return Say(key, text, persist=False)
+        return Say(key, text, False, len(self.facts.transcript) - 1)
+
+    def dropped(self, turns: list[int]) -> None:
+        """Prompts stopped before they finished: the first was cut off, the others never played."""
+        for n, turn in enumerate(turns):
+            if 0 <= turn < len(self.facts.transcript):
+                entry = self.facts.transcript[turn]
+                if n == 0:
+                    entry["text"] += " [interrupted]"
+                else:
+                    entry["dropped"] = True
+
+    def transcript(self) -> list[dict]:
+        """What was actually said and heard, in order ({who, text})."""
+        return [{"who": t["who"], "text": t["text"]} for t in self.facts.transcript if not t.get("dropped")]
 
     def _prologue_keys(self) -> list[str]:
         keys = list(PROLOGUE_PARTS)

@@ -75,7 +75,7 @@ class CallSession:
         self.answered = False
         self.finished = threading.Event()
         self.stats = SessionStats(barge_in_stops_ms=[], turn_latencies_ms=[])
-        self._segments: deque[tuple[str, int]] = deque()  # (prompt key, end position in pushed ms)
+        self._segments: deque[tuple[str, int, int]] = deque()  # (prompt key, end in pushed ms, transcript turn)
         self._pushed_ms = 0
         self._recorder: RecordingSink | None = None
         self._rec_lock = threading.Lock()
@@ -200,7 +200,7 @@ class CallSession:
                 assert self.control is not None
                 self.control.play(pcm)
                 self._pushed_ms += duration_ms(pcm)
-                self._segments.append((action.key, self._pushed_ms))
+                self._segments.append((action.key, self._pushed_ms, action.turn))
                 self.on_event("say", {"key": action.key, "text": action.text})
             elif isinstance(action, d.StopSpeaking):
                 self._stop_speaking()
@@ -222,6 +222,8 @@ class CallSession:
         if self.control is None:
             return
         self.control.stop_playback()
+        if self._segments:
+            self.dialog.dropped([turn for _, _, turn in self._segments])
         self._segments.clear()
         self._pushed_ms = 0
 
@@ -230,7 +232,7 @@ class CallSession:
             return
         sent_ms = self._pushed_ms - self.control.playback_pending_ms()
         while self._segments and self._segments[0][1] <= sent_ms:
-            key, _ = self._segments.popleft()
+            key, _, _ = self._segments.popleft()
             if not self._segments:
                 self._pushed_ms = 0
                 self._last_activity = time.monotonic()

@@ -82,7 +82,8 @@ PROFILES: dict[str, ModemProfile] = {
         name="sim7600",
         dtmf_urc="+RXDTMF:",
         dtmf_ascii_code=False,
-        setup_commands=("AT+DDET=1", "AT+CPCMFRM=0"),  # DTMF detection on; PCM at 8 kHz
+        # call-status URCs; DTMF detection on; PCM at 8 kHz
+        setup_commands=("AT+CLCC=1", "AT+DDET=1", "AT+CPCMFRM=0"),
         sim_removal_urcs=("+SIMCARD: REMOVAL", "+CPIN: NOT INSERTED"),
         has_pcm_port=True,
     ),
@@ -180,7 +181,7 @@ def interpret_urc(text: str, profile: ModemProfile) -> ModemEvent:
             return Ignored(text)
         if stat == 0:
             return CallConnected()
-        if stat in (2, 3) and direction == 0:
+        if stat == 3 and direction == 0:
             return CallAlerting()
         if stat == 4:
             return IncomingRing(ucs2_decode(fields[4]) if len(fields) > 4 else None)
@@ -238,7 +239,7 @@ def mask_number(number: str) -> str:
 class CallAudio(ABC):
     """Moves one call's audio between the modem and the dialog, as 320-byte 8 kHz frames.
 
-    ``enable_commands`` are sent on the AT port once the call is connected, before :meth:`open`;
+    ``enable_commands`` are sent on the AT port once the call is connected, right after :meth:`open`;
     ``disable_commands`` after :meth:`close`. Implementations: :class:`Sim7600PcmAudio`. An EC25 class
     would send ``AT+QPCMV=1,2`` and read/write the modem's UAC ALSA card in :meth:`open`.
     """
@@ -401,6 +402,7 @@ class _GsmCall(CallControl):
         self.alerting = False
         self.ended = False
         self.deadline = 0.0
+        self.released = False  # a status URC said "released"; the BUSY/NO ANSWER code should follow
 
     def play(self, pcm: bytes) -> None:
         self.playback.push(pcm)
@@ -809,7 +811,9 @@ class GsmLine(Line):
     def _periodic(self) -> None:
         now = time.monotonic()
         call = self._call
-        if call is not None and not call.answered and now >= call.deadline:
+        if call is not None and not call.answered and now >= call.deadline and call.released:
+            self._end_call(*self._unanswered_end(call, "released"))
+        elif call is not None and not call.answered and now >= call.deadline:
             log.info("line %s: no answer from %s in %.0f s, hanging up", self.line_id,
                      mask_number(call.number), self.timing.dial_timeout_s)
             self._try_cmd("AT+CHUP")
@@ -901,15 +905,15 @@ class GsmLine(Line):
         call.answered = True
         self._set_state(LineState.IN_CALL, mask_number(call.number))
         if self._audio is not None:
-            for command in self._audio.enable_commands:
-                self._cmd(command)
-            try:
+            try:  # open first, then route audio to it, so the first frames are not lost
                 self._audio.open(call.listener.on_audio if call.listener else (lambda f: None), call.playback)
                 self._audio_open = True
             except PortGone as exc:
                 self._cmd("AT+CHUP")
                 self._end_call(CallEnd.FAILED, str(exc))
                 return
+            for command in self._audio.enable_commands:
+                self._cmd(command)
         self._safe(call.listener, "on_answered")
 
     def _stop_audio(self, send_commands: bool = True) -> None:
@@ -1004,13 +1008,21 @@ class GsmLine(Line):
             return
         if call.answered:
             self._end_call(CallEnd.COMPLETED, f"far end hung up ({code})")
-        elif code == "BUSY":
-            self._end_call(CallEnd.BUSY, "callee busy")
-        elif code == "NO ANSWER" or (call.alerting and code in ("NO CARRIER", "released", "VOICE CALL: END")):
-            self._end_call(CallEnd.NO_ANSWER, f"not answered ({code})")
+        elif code == "released":
+            # +CLCC/^DSCI "released" precedes the code that says why (BUSY, NO ANSWER): wait briefly for it
+            call.released = True
+            call.deadline = min(call.deadline, time.monotonic() + 1.5)
         else:
-            self._end_call(CallEnd.FAILED, f"network released the call before it rang ({code}): "
-                                           "number unreachable, or no credit on the SIM")
+            self._end_call(*self._unanswered_end(call, code))
+
+    @staticmethod
+    def _unanswered_end(call: _GsmCall, code: str) -> tuple[CallEnd, str]:
+        if code == "BUSY":
+            return CallEnd.BUSY, "callee busy"
+        if code == "NO ANSWER" or call.alerting:
+            return CallEnd.NO_ANSWER, f"not answered ({code})"
+        return CallEnd.FAILED, (f"network released the call before it rang ({code}): number unreachable, "
+                                "or no credit on the SIM")
 
     def _ring(self, number: str | None) -> None:
         if self._call is not None:

@@ -412,6 +412,7 @@ class ModemEmulator:
         self._clip = False
         self._creg_n = 0
         self._dsci = False
+        self._clcc_urc = False
         self._pcm_on = False
         self._pin_ok = self.sim_pin is None
         self._sms_target = None
@@ -551,7 +552,10 @@ class ModemEmulator:
                 self._reply()
             else:
                 self._reply(final="ERROR")
-        elif body.startswith(("+CLCC=", "+CMGF=", "+CNMI=", "+CSMP=", "+CPMS", "+DDET=", "+CPCMFRM=", "+CRC=")):
+        elif body.startswith("+CLCC="):
+            self._clcc_urc = body.endswith("1")
+            self._reply()
+        elif body.startswith(("+CMGF=", "+CNMI=", "+CSMP=", "+CPMS", "+DDET=", "+CPCMFRM=", "+CRC=")):
             self._reply()
         elif body.startswith("+QTONEDET=") or body.startswith("+QPCMV="):
             self._reply() if self.variant.name == "ec25" else self._reply(final="ERROR")
@@ -622,6 +626,8 @@ class ModemEmulator:
 
     # -- calls ---------------------------------------------------------------------------------
     def _status(self, call: _Call, stat: int) -> None:
+        if self._clcc_urc:
+            self._urc(f'+CLCC: 1,{call.direction},{stat},0,0,"{self._enc(call.number)}",129')
         if self._dsci:
             self._urc(f"^DSCI: 1,{call.direction},{stat},0,{call.number},129")
 

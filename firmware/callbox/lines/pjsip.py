@@ -13,8 +13,11 @@ pjsua2 facts this module is built around (measured):
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
+import sys
 import threading
 from concurrent.futures import Future
 from typing import Any, Callable
@@ -87,6 +90,20 @@ class PcmPort(pj.AudioMediaPort if pj else object):  # type: ignore[misc]
             log.exception("on_frame callback failed")
 
 
+@contextlib.contextmanager
+def _quiet_stdout():
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 class PjEngine:
     """Owns the Endpoint; runs it and every pjsua2 call on a single thread."""
 
@@ -115,7 +132,9 @@ class PjEngine:
 
     def _init(self) -> None:
         ep = pj.Endpoint()
-        ep.libCreate()
+        # libCreate logs to stdout before any log config applies; keep a technician's console clean.
+        with _quiet_stdout():
+            ep.libCreate()
         cfg = pj.EpConfig()
         cfg.uaConfig.threadCnt = 0
         cfg.uaConfig.mainThreadOnly = False

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,29 +110,46 @@ class _SipCall(pj.Call if pj else object):  # type: ignore[misc]
 
 
 class SipCallControl(CallControl):
+    """Holds the call weakly: only the line keeps pjsua2 Call objects alive, so they are all gone
+    before ``libDestroy`` (a Call freed after it aborts the process)."""
+
     def __init__(self, engine: PjEngine, call: _SipCall) -> None:
         self._engine = engine
-        self._call = call
+        self._ref = weakref.ref(call)
+        self._playback = call.playback
+
+    @property
+    def _call(self) -> _SipCall:
+        call = self._ref()
+        if call is None:
+            raise RuntimeError("call is over")
+        return call
 
     def play(self, pcm: bytes) -> None:
-        self._call.playback.push(pcm)
+        self._playback.push(pcm)
 
     def stop_playback(self) -> int:
-        return self._call.playback.clear()
+        return self._playback.clear()
 
     def playback_pending_ms(self) -> int:
-        return self._call.playback.pending_ms()
+        return self._playback.pending_ms()
 
     def send_dtmf(self, digits: str) -> None:
-        self._engine.call(lambda: self._call.dialDtmf(digits), wait=False)
+        def _send() -> None:
+            call = self._ref()
+            if call is not None and not call.ended:
+                call.dialDtmf(digits)
+
+        self._engine.call(_send, wait=False)
 
     def hangup(self) -> None:
         def _hangup() -> None:
-            if not self._call.ended:
+            call = self._ref()
+            if call is not None and not call.ended:
                 prm = pj.CallOpParam()
-                prm.statusCode = 200 if self._call.answered else 603
+                prm.statusCode = 200 if call.answered else 603
                 try:
-                    self._call.hangup(prm)
+                    call.hangup(prm)
                 except Exception as exc:  # already gone
                     log.debug("hangup: %s", exc)
 

@@ -58,7 +58,11 @@ class SchemaVersion(BaseModel):
 class Organisation(BaseModel):
     """The one organisation this box calls for (name and callback number go into every prologue)."""
 
+    def name_for(self, language: str) -> str:
+        return self.name_en if language == "en" and self.name_en else self.name
+
     name = CharField()
+    name_en = CharField(default="")  # what English-speaking callees hear; falls back to ``name``
     callback_number = CharField()
     timezone = CharField(default="Asia/Shanghai")
     region = CharField(default="CN")  # default region for parsing local numbers
@@ -107,6 +111,20 @@ class Campaign(BaseModel):
     status = CharField(default="draft")  # draft | running | paused | done
     paused_reason = TextField(default="")
     created_at = UTCDateTimeField()
+
+
+class CampaignMember(BaseModel):
+    """One contact in a campaign, with the script variables for that contact (e.g. appointment time)."""
+
+    campaign = ForeignKeyField(Campaign, backref="members", on_delete="CASCADE")
+    phone = CharField()
+    variables = JSONField(default=dict)
+    status = CharField(default="pending")  # pending | deferred | denied | called | failed
+    next_try_at = UTCDateTimeField(null=True)
+    last_reasons = JSONField(default=list)
+
+    class Meta:
+        indexes = ((("campaign", "phone"), True),)
 
 
 class Attempt(BaseModel):
@@ -168,6 +186,7 @@ ALL_MODELS = [
     Consent,
     DoNotCall,
     Campaign,
+    CampaignMember,
     Attempt,
     Decision,
     Call,

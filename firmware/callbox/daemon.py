@@ -1,0 +1,266 @@
+"""The running box: store + rule pack + gate + lines + voice, and the campaign loop that ties them.
+
+Flow for each campaign member: ``Gate.request`` (decision stored, permit issued only when allowed) →
+``Line.dial(permit)`` → :class:`~callbox.dialogs.session.CallSession` until hang-up → call record.
+Nothing else in the firmware can reach a line's dial.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from callbox.clock import Clock
+from callbox.compliance.gate import Gate
+from callbox.compliance.numbers import spoken
+from callbox.compliance.permit import PermitAuthority
+from callbox.compliance.rulepack import RulePack, load_pack
+from callbox.dialogs.dialog import OutboundDialog
+from callbox.dialogs.script import Script, load_script
+from callbox.dialogs.session import CallSession
+from callbox.lines.base import CallEnd, Line, LineEvent
+from callbox.store import audit, queries
+from callbox.store import models as m
+from callbox.store.db import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ContactResult:
+    """What happened to one campaign member (the demo's summary row)."""
+
+    phone: str
+    name: str = ""
+    dialed: bool = False
+    decision: str = ""
+    reasons: list[str] = field(default_factory=list)
+    next_allowed_at: str | None = None
+    ai_disclosed: bool = False
+    recording: str = "none"
+    opt_out: bool = False
+    outcome: str = ""
+    end: str = ""
+    transcript: list[dict] = field(default_factory=list)
+    first_audio_ms: int | None = None
+    call_setup_ms: int | None = None
+
+    def as_json(self) -> dict:
+        return {
+            "phone": self.phone,
+            "name": self.name,
+            "dialed": self.dialed,
+            "decision": self.decision,
+            "reasons": self.reasons,
+            "next_allowed_at": self.next_allowed_at,
+            "ai_disclosed": self.ai_disclosed,
+            "recording": self.recording,
+            "opt_out": self.opt_out,
+            "outcome": self.outcome,
+            "transcript": self.transcript,
+        }
+
+
+class VoiceStack:
+    """Models loaded once per daemon: a synthesizer per language (behind a prompt cache) and ASR."""
+
+    def __init__(self, data_dir: Path, languages: tuple[str, ...] = ("zh", "en")) -> None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        from callbox.voice.asr import WhisperRecognizer
+        from callbox.voice.tts import PromptCache, load_synthesizer
+
+        self.prompts = PromptCache({lang: load_synthesizer(lang) for lang in languages}, data_dir / "cache" / "prompts")
+        self.recognizer = WhisperRecognizer()
+
+    def prewarm(self, pack: RulePack, org: m.Organisation) -> None:
+        """Render every fixed prompt now so the first audio after answer needs no synthesis."""
+        for language in self.prompts.languages():
+            phrases = pack.prologue_text(language)
+            for text in phrases.values():
+                self.prompts.render(
+                    text.format(org=org.name_for(language), callback=spoken(org.callback_number, language)), language
+                )
+
+
+class CallBox:
+    def __init__(self, data_dir: Path, clock: Clock, store: Store | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.clock = clock
+        self.store = store or open_store(self.data_dir, clock)
+        org = self.store.organisation()
+        if org is None:
+            raise RuntimeError(f"no organisation in {self.data_dir}: run `callbox init` first")
+        self.org = org
+        self.pack = load_pack(org.rules, self.data_dir)
+        self.authority = PermitAuthority(clock)
+        self.gate = Gate(self.store, self.pack, org, clock, self.authority)
+        self.lines: list[Line] = []
+        self.voice: VoiceStack | None = None
+        self.line_listeners: list[Callable[[LineEvent], None]] = []
+        self.call_listeners: list[Callable[[str, str, dict], None]] = []
+
+    # -- wiring ----------------------------------------------------------------------------------
+    def add_line(self, line: Line) -> None:
+        for listener in self.line_listeners:
+            line.add_state_listener(listener)
+        self.lines.append(line)
+
+    def load_voice(self) -> VoiceStack:
+        if self.voice is None:
+            self.voice = VoiceStack(self.data_dir)
+            self.voice.prewarm(self.pack, self.org)
+        return self.voice
+
+    def _recorder_factory(self, call_id: int):
+        from callbox.recordings.keystore import KeyStore
+        from callbox.recordings.recorder import Recorder
+
+        keys = KeyStore.for_data_dir(self.data_dir)
+        if not keys.exists():
+            return None
+        public = keys.public_key()
+        path = self.data_dir / "recordings" / f"call-{call_id:06d}.cbr"
+
+        def make() -> Recorder:
+            return Recorder(path, public.key, public.key_id, {"call_id": call_id, "created_at": self.clock.now().isoformat()})
+
+        return make
+
+    # -- campaigns -------------------------------------------------------------------------------
+    def create_campaign(self, name: str, purpose: str, script: str, records: bool, members: list[dict]) -> m.Campaign:
+        with self.store.atomic():
+            campaign = m.Campaign.create(
+                name=name, purpose=purpose, script=script, records=records, status="running", created_at=self.clock.now()
+            )
+            for member in members:
+                m.CampaignMember.create(campaign=campaign, phone=member["phone"], variables=member.get("variables", {}))
+            audit.append(self.store, "staff", "campaign.create", name, {"purpose": purpose, "members": len(members)})
+        return campaign
+
+    def run_campaign(self, campaign: m.Campaign, on_result: Callable[[ContactResult], None] | None = None) -> list[ContactResult]:
+        """One pass over the members that are due. Calls are placed one at a time per line."""
+        script = load_script(campaign.script)
+        results = []
+        # Materialise first: an open read cursor would pin an old WAL snapshot and make later writes fail.
+        members = list(campaign.members.order_by(m.CampaignMember.id))
+        for member in members:
+            if member.status not in ("pending", "deferred"):
+                continue
+            if member.next_try_at and member.next_try_at > self.clock.now():
+                continue
+            result = self.process_member(campaign, member, script)
+            results.append(result)
+            if on_result:
+                on_result(result)
+        return results
+
+    def process_member(self, campaign: m.Campaign, member: m.CampaignMember, script: Script) -> ContactResult:
+        line = self._free_line()
+        contact = queries.get_contact(member.phone)
+        result = ContactResult(phone=member.phone, name=contact.name if contact else "")
+        gate = self.gate.request(member.phone, campaign.purpose, line.kind, campaign)
+        verdict = gate.verdict
+        result.decision = verdict.decision
+        result.reasons = list(verdict.reasons)
+        result.next_allowed_at = verdict.next_allowed_at.isoformat() if verdict.next_allowed_at else None
+        if gate.permit is None:
+            member.status = verdict.decision
+            member.next_try_at = verdict.next_allowed_at
+            member.last_reasons = list(verdict.reasons)
+            member.save()
+            self._notify(member.phone, verdict.decision, {"reasons": list(verdict.reasons)})
+            return result
+        assert gate.attempt_id is not None and gate.number is not None
+        self._place(line, gate.permit, gate.number, gate.attempt_id, contact, campaign, script, member, result)
+        member.status = "called"
+        member.save()
+        return result
+
+    def _free_line(self) -> Line:
+        from callbox.lines.base import LineState
+
+        for line in self.lines:
+            if line.state == LineState.READY:
+                return line
+        raise RuntimeError("no line is ready: check `callbox doctor` (SIP registration, modem, SIM)")
+
+    def _place(self, line, permit, number, attempt_id, contact, campaign, script, member, result: ContactResult) -> None:
+        assert self.voice is not None, "load_voice() before placing calls"
+        language = contact.language if contact else self.pack.default_language
+        dialog = OutboundDialog(
+            self.pack,
+            script,
+            language,
+            self.org.name_for(language),
+            spoken(self.org.callback_number, language),
+            records=campaign.records,
+            variables={"name": contact.name if contact else "", **member.variables},
+        )
+        call = m.Call.create(attempt=attempt_id, line_id=line.line_id, started_at=self.clock.now())
+
+        def opt_out(source: str) -> None:
+            queries.add_dnc(self.store, number, source, f"said during call {call.id}", actor="callee")
+
+        session = CallSession(
+            dialog,
+            self.voice.prompts,
+            self.voice.recognizer,
+            on_opt_out=opt_out,
+            recorder_factory=self._recorder_factory(call.id) if campaign.records else None,
+            on_event=lambda kind, data: self._notify(number, kind, data),
+        )
+        import time
+
+        t_dial = time.monotonic()
+        self._notify(number, "dialing", {"line": line.line_id})
+        control = line.dial(permit, session)
+        worker = threading.Thread(target=session.run, args=(control,), name=f"call-{call.id}", daemon=True)
+        worker.start()
+        worker.join()
+        facts = dialog.facts
+        result.dialed = True
+        result.ai_disclosed = facts.ai_disclosed
+        result.recording = facts.recording
+        result.opt_out = facts.opt_out
+        result.outcome = facts.outcome or (session.end_reason.value if session.end_reason else "")
+        result.end = session.end_reason.value if session.end_reason else ""
+        result.transcript = dialog.transcript()
+        result.first_audio_ms = session.stats.first_audio_ms
+        if session.stats.answered_at:
+            result.call_setup_ms = int((session.stats.answered_at - t_dial) * 1000)
+        with self.store.atomic():
+            call.answered_at = call.started_at if session.answered else None
+            call.ended_at = self.clock.now()
+            call.end_reason = result.end
+            call.ai_disclosed = facts.ai_disclosed
+            call.recording = facts.recording if session.answered else "none"
+            call.opt_out = facts.opt_out
+            call.outcome = result.outcome
+            call.transcript = result.transcript
+            recording_path = self.data_dir / "recordings" / f"call-{call.id:06d}.cbr"
+            call.recording_file = recording_path.name if recording_path.exists() else None
+            call.save()
+            m.Attempt.update(outcome=result.outcome or result.end).where(m.Attempt.id == attempt_id).execute()
+        if not session.answered and session.end_reason in (CallEnd.NO_ANSWER, CallEnd.BUSY):
+            result.outcome = session.end_reason.value
+        self._notify(number, "ended", {"outcome": result.outcome})
+
+    def _notify(self, number: str, kind: str, data: dict) -> None:
+        for listener in self.call_listeners:
+            try:
+                listener(number, kind, data)
+            except Exception:
+                log.exception("call listener failed")
+
+    def close(self) -> None:
+        for line in self.lines:
+            try:
+                line.stop()
+            except Exception:
+                log.exception("stopping line %s failed", line.line_id)
+        self.store.close()
