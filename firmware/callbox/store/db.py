@@ -26,8 +26,29 @@ PRAGMAS = {
 DB_FILENAME = "callbox.sqlite3"
 
 
+# Areas of the firmware that own tables of their own keep them in their own module, each exporting
+# ``MODELS`` (a list of peewee models bound to ``models.database_proxy``). Schema v1 is not released
+# yet, so they are part of migration 1; after the first release, changes go in new migrations.
+EXTRA_MODEL_MODULES = ("callbox.store.models_compliance", "callbox.store.models_panel")
+
+
+def extra_models() -> list:
+    import importlib
+
+    found = []
+    for name in EXTRA_MODEL_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        found.extend(module.MODELS)
+    return found
+
+
 def _migration_1(db: SqliteDatabase) -> None:
-    db.create_tables(m.ALL_MODELS)
+    db.create_tables(m.ALL_MODELS + extra_models())
 
 
 # Append only. Each function moves the schema from version N-1 to N; never edit a shipped one.
