@@ -847,7 +847,7 @@ class GsmLine(Line):
         self._close_port()
         self._fault(
             f"modem disappeared from {self.at_port} ({reason}): check the USB cable and the modem's power; "
-            f"retrying every {self.timing.retry_interval_s:.0f} s"
+            f"retrying every {self.timing.retry_interval_s:g} s"
         )
 
     def _modem_hung(self, reason: str) -> None:
