@@ -19,7 +19,7 @@ def test_hung_modem_is_reset_and_recovers(line, emulator):
     emulator.hang()
     assert line.wait_for_state(LineState.FAULT, 5)
     assert wait_until(lambda: emulator.count("AT+CFUN=1,1") == 1)
-    assert "AT+CFUN=1,1" in faults[0] and "stopped answering" in faults[0]
+    assert "AT+CFUN=1,1" in faults[0] and "stopped answering" in faults[0] and "power-cycle" in faults[0]
     assert line.wait_for_state(LineState.READY, 5), line.fault_detail
     assert emulator.resets == 1 and line.stats["resets"] == 1
 

@@ -856,16 +856,17 @@ class GsmLine(Line):
         self.stats["resets"] += 1
         self._stop_audio(send_commands=False)
         chan = self._chan
+        self._healthy = False
+        self._fault(  # first: the call in progress ends FAILED now, not after the reset attempt
+            f"modem stopped answering AT commands ({reason}); restarting it with AT+CFUN=1,1. If this repeats, "
+            "power-cycle the modem and check its supply (SIM7600 needs 2 A peaks)"
+        )
         if chan is not None:
             try:
                 chan.command("AT+CFUN=1,1", timeout=1.0)
             except (AtError, AtTimeout, PortGone):
                 pass  # a hung modem often does not confirm; the reboot shows up as re-enumeration
         self._close_port()
-        self._fault(
-            f"modem stopped answering AT commands ({reason}); restarted it with AT+CFUN=1,1. If this repeats, "
-            "power-cycle the modem and check its supply (SIM7600 needs 2 A peaks)"
-        )
         self._idle(self.timing.reset_settle_s)
 
     # -- calls --------------------------------------------------------------------------------------
