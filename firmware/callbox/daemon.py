@@ -27,6 +27,7 @@ from callbox.lines.base import CallEnd, Line, LineEvent
 from callbox.store import audit, queries
 from callbox.store import models as m
 from callbox.store.db import Store, open_store
+from callbox.store.models_panel import panel_line_listeners
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class CallBox:
         self.lines: list[Line] = []
         self.voice: VoiceStack | None = None
         self.line_listeners: list[Callable[[LineEvent], None]] = []
+        self.line_listeners.extend(panel_line_listeners(self.store))  # LineStatus rows for the panel's live view
         self.call_listeners: list[Callable[[str, str, dict], None]] = []
 
     # -- wiring ----------------------------------------------------------------------------------
@@ -110,9 +112,9 @@ class CallBox:
             line.add_state_listener(listener)
         self.lines.append(line)
 
-    def load_voice(self) -> VoiceStack:
+    def load_voice(self, languages: tuple[str, ...] = ("zh", "en")) -> VoiceStack:
         if self.voice is None:
-            self.voice = VoiceStack(self.data_dir)
+            self.voice = VoiceStack(self.data_dir, languages)
             self.voice.prewarm(self.pack, self.org)
         return self.voice
 
@@ -127,7 +129,8 @@ class CallBox:
         path = self.data_dir / "recordings" / f"call-{call_id:06d}.cbr"
 
         def make() -> Recorder:
-            return Recorder(path, public.key, public.key_id, {"call_id": call_id, "created_at": self.clock.now().isoformat()})
+            metadata = {"call_id": call_id, "created_at": self.clock.now().isoformat(), "industry": self.org.industry}
+            return Recorder(path, public.key, public.key_id, metadata)
 
         return make
 

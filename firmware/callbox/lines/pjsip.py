@@ -13,6 +13,7 @@ pjsua2 facts this module is built around (measured):
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -119,12 +120,16 @@ class PjEngine:
         self._stop = threading.Event()
         self._error: BaseException | None = None
         self.ep: Any = None
-        self.keep: set[Any] = set()  # Calls and ports referenced until disconnect
+        # Every pjsua2 object (accounts, calls) is owned here, so all are released on this thread
+        # before libDestroy, whatever happens to the code that created them.
+        self.keep: set[Any] = set()
+        self.objects: dict[str, Any] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> None:
         self._thread = threading.Thread(target=self._run, name=f"pjsua-{self.name}", daemon=True)
         self._thread.start()
+        atexit.register(self.stop)  # even if the owner forgets (or crashes), shut down on our thread
         if not self._ready.wait(timeout):
             raise SipUnavailable("pjsua2 did not start within 10 s")
         if self._error is not None:
@@ -183,6 +188,7 @@ class PjEngine:
         except Exception:
             pass
         self.keep.clear()
+        self.objects.clear()
         import gc
 
         gc.collect()
@@ -216,8 +222,9 @@ class PjEngine:
         return fut.result(timeout)
 
     def stop(self) -> None:
+        """Hang up, release every pjsua2 object and destroy the library. Idempotent."""
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(15)
 
     @property

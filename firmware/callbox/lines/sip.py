@@ -163,7 +163,6 @@ class SipLine(Line):
         super().__init__(line_id, authority)
         self.config = config
         self.engine = PjEngine(config.bind, config.port, log_level, name=line_id)
-        self._account: Any = None
         self._active: set[_SipCall] = set()
         self._lock = threading.Lock()
 
@@ -183,7 +182,7 @@ class SipLine(Line):
             account.create(acfg)
             return account
 
-        self._account = self.engine.call(_create)
+        self.engine.objects["account"] = self.engine.call(_create)
         self._set_state(LineState.READY, f"SIP {self.config.user}@{self.config.domain} port {self.engine.port}")
 
     def stop(self) -> None:
@@ -193,7 +192,6 @@ class SipLine(Line):
                     call.hangup(pj.CallOpParam())
                 except Exception:
                     pass
-            self._account = None
 
         try:
             self.engine.call(_shutdown)
@@ -208,10 +206,11 @@ class SipLine(Line):
         self._set_state(LineState.DIALING, number)
 
         def _make() -> _SipCall:
-            call = _SipCall(self, self._account, listener)
+            call = _SipCall(self, self.engine.objects["account"], listener)
             prm = pj.CallOpParam(True)
             call.makeCall(self.config.target_uri(number), prm)
             self._active.add(call)
+            self.engine.keep.add(call)
             return call
 
         try:
@@ -225,6 +224,7 @@ class SipLine(Line):
         """On the engine thread: drop the call once pjsua2 has finished with it."""
         def _forget() -> None:
             self._active.discard(call)
+            self.engine.keep.discard(call)
 
         self.engine.call(_forget, wait=False)
         self._set_state(LineState.READY, "call ended")

@@ -124,7 +124,7 @@ class PhoneBank:
             account.create(acfg)
             return account
 
-        self.account = self.engine.call(_account)
+        self.engine.objects["account"] = self.engine.call(_account)
         return self.engine.port
 
     def run_callee(self, call: CalleeCall, number: str, callee: Callee | None) -> None:
