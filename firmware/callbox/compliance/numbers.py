@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
+from phonenumbers.data import _COUNTRY_CODE_TO_REGION_CODE
+from phonenumbers.tzdata import TIMEZONE_DATA
 
 
 class InvalidNumber(ValueError):
@@ -41,6 +45,50 @@ def callee_zones(e164: str, fallback: str) -> tuple[str, ...]:
 
 def region_of(e164: str) -> str:
     return phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) or ""
+
+
+@lru_cache(maxsize=None)
+def _country_meta(country_code: str) -> tuple[str, tuple[str, ...]] | None:
+    """(region, zones) shared by *every* number of a country code, or None if numbers differ.
+
+    True when the code belongs to one region and all of phonenumbers' time-zone prefixes under it
+    name the same zones (China, Germany, France: yes; +1 and Russia: no). Then the per-number
+    lookups are answered without parsing, with exactly the result they would give.
+    """
+    regions = _COUNTRY_CODE_TO_REGION_CODE.get(int(country_code), ())
+    if len(regions) != 1 or country_code not in TIMEZONE_DATA:
+        return None
+    zones = {TIMEZONE_DATA[k] for k in TIMEZONE_DATA if k.startswith(country_code)}
+    if len(zones) != 1:
+        return None
+    only = tuple(z for z in next(iter(zones)) if z != "Etc/Unknown")
+    return (regions[0], only) if only else None
+
+
+def _country_code(e164: str) -> str | None:
+    for length in (1, 2, 3):
+        code = e164[1 : 1 + length]
+        if code.isdigit() and int(code) in _COUNTRY_CODE_TO_REGION_CODE:
+            return code
+    return None
+
+
+@lru_cache(maxsize=200_000)
+def _full_meta(e164: str, fallback: str) -> tuple[str, tuple[str, ...]]:
+    return region_of(e164), callee_zones(e164, fallback)
+
+
+def meta(e164: str, fallback_zone: str) -> tuple[str, tuple[str, ...]]:
+    """(region, callee zones) of a valid E.164 number: same answer as region_of + callee_zones, fast.
+
+    The gate asks this for every number it decides; parsing with phonenumbers costs ~40 µs, which
+    would cap the gate near 20,000 decisions/s. Single-zone countries need no parse at all.
+    """
+    code = _country_code(e164)
+    shared = _country_meta(code) if code else None
+    if shared is not None:
+        return shared
+    return _full_meta(e164, fallback_zone)
 
 
 def display(e164: str) -> str:

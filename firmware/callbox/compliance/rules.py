@@ -8,6 +8,11 @@ Decision semantics:
 - ``denied``: at least one reason that time cannot fix (no consent, do-not-call, wrong line, ...).
 - ``deferred``: only time-based reasons (quiet hours, frequency caps); ``next_allowed_at`` says when.
 - ``allowed``: every rule passed.
+
+Reason codes (stable; the CLI and panel show them): invalid_number, not_in_contacts, no_consent,
+purpose_not_consented, consent_expired, consent_withdrawn, no_written_consent, dnc, quiet_hours,
+frequency_cap, minor_without_guardian, line_not_permitted, campaign_paused, script_not_approved.
+(``blind_dialing`` is decided on whole campaign lists, see :mod:`callbox.compliance.campaigns`.)
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ class ConsentFact:
     given_at: datetime
     expires_at: datetime | None = None
     withdrawn_at: datetime | None = None
+    method: str = ""  # paper_form | web_form | verbal_recorded | in_person
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,7 @@ class CallFacts:
     birth_year: int | None = None
     guardian_consent: bool = False
     campaign_paused: bool = False
+    script_approved: bool = True  # False only when a campaign's script lost (or never had) approval
 
 
 @dataclass(frozen=True)
@@ -85,9 +92,10 @@ def _zone(name: str) -> ZoneInfo:
 def in_calling_window(pack: RulePack, region: str, zones: tuple[str, ...], at: datetime) -> bool:
     """True if ``at`` is inside a calling window in *every* zone the number may ring in."""
     windows = pack.windows_for(region)
+    days = pack.days_for(region)
     for zone in zones:
         local = at.astimezone(_zone(zone))
-        if pack.no_sundays and local.weekday() == 6:
+        if local.weekday() not in days:
             return False
         t = local.time()
         if not any(start <= t < end for start, end in windows):
@@ -159,11 +167,48 @@ def _consent_reason(facts: CallFacts, pack: RulePack) -> tuple[str, str]:
     valid = [c for c in active if c.expires_at is None or c.expires_at > facts.now]
     if not valid:
         return "consent_expired", f"{needed} consent expired"
-    return "", f"{needed} consent given {min(c.given_at for c in valid).date().isoformat()}"
+    if facts.purpose in pack.written_consent_for:
+        valid = [c for c in valid if c.method in pack.written_methods]
+        if not valid:
+            return "no_written_consent", (
+                f"{facts.purpose} by artificial voice needs prior express written consent "
+                f"({' or '.join(sorted(pack.written_methods))})"
+            )
+    sensitive = " (sensitive: separate consent)" if facts.purpose in pack.sensitive_purposes else ""
+    return "", f"{needed} consent given {min(c.given_at for c in valid).date().isoformat()}{sensitive}"
 
 
-def evaluate(facts: CallFacts, pack: RulePack) -> Verdict:
-    """Apply every rule of ``pack`` to ``facts``. Pure and deterministic."""
+class Memo:
+    """Caches for evaluating many calls at one instant (``Gate.check_many``).
+
+    Quiet hours depend only on (region, zones, instant), and the next allowed instant of a number
+    with no past attempts only on (region, zones, purpose, instant): a batch of a million numbers
+    shares a handful of zone sets, so this turns the costliest rule into a dictionary lookup. Pure:
+    results are exactly what :func:`in_calling_window` and :func:`next_allowed` return.
+    """
+
+    def __init__(self) -> None:
+        self.windows: dict[tuple, bool] = {}
+        self.next_free: dict[tuple, datetime | None] = {}
+
+    def in_window(self, pack: RulePack, region: str, zones: tuple[str, ...], at: datetime) -> bool:
+        key = (region, zones, at)
+        hit = self.windows.get(key)
+        if hit is None:
+            hit = self.windows[key] = in_calling_window(pack, region, zones, at)
+        return hit
+
+    def next_allowed(self, facts: CallFacts, pack: RulePack) -> datetime | None:
+        if facts.attempts:
+            return next_allowed(facts, pack)
+        key = (facts.region, facts.callee_zones, facts.purpose, facts.now)
+        if key not in self.next_free:
+            self.next_free[key] = next_allowed(facts, pack)
+        return self.next_free[key]
+
+
+def evaluate(facts: CallFacts, pack: RulePack, memo: Memo | None = None) -> Verdict:
+    """Apply every rule of ``pack`` to ``facts``. Pure and deterministic (``memo`` only caches)."""
     checks: list[Check] = []
 
     def check(rule: str, reason: str, detail: str = "") -> None:
@@ -194,8 +239,16 @@ def evaluate(facts: CallFacts, pack: RulePack) -> Verdict:
         f"{facts.purpose} calls are not allowed on {facts.line_kind} lines" if facts.purpose not in allowed_here else "",
     )
     check("campaign_active", "campaign_paused" if facts.campaign_paused else "")
+    check(
+        "script_approved",
+        "" if facts.script_approved else "script_not_approved",
+        "" if facts.script_approved else "the campaign's script changed or was never approved: submit and approve it",
+    )
     zones = facts.callee_zones
-    in_window = in_calling_window(pack, facts.region, zones, facts.now)
+    if memo is not None:
+        in_window = memo.in_window(pack, facts.region, zones, facts.now)
+    else:
+        in_window = in_calling_window(pack, facts.region, zones, facts.now)
     check("quiet_hours", "" if in_window else "quiet_hours", f"callee zones {', '.join(zones)}")
     cap = cap_reached(pack, facts.purpose, zones, facts.attempts, facts.now)
     check("frequency_cap", "frequency_cap" if cap else "", cap)
@@ -203,5 +256,6 @@ def evaluate(facts: CallFacts, pack: RulePack) -> Verdict:
     if not reasons:
         return Verdict("allowed", (), None, tuple(checks))
     if all(r in TIME_BASED for r in reasons):
-        return Verdict("deferred", tuple(reasons), next_allowed(facts, pack), tuple(checks))
+        when = memo.next_allowed(facts, pack) if memo is not None else next_allowed(facts, pack)
+        return Verdict("deferred", tuple(reasons), when, tuple(checks))
     return Verdict("denied", tuple(reasons), None, tuple(checks))

@@ -9,6 +9,10 @@ from datetime import datetime
 from callbox.store import audit
 from callbox.store import models as m
 from callbox.store.db import Store
+from callbox.store.models_compliance import ConsentWithdrawal
+
+DNC_SOURCES = ("spoken_opt_out", "dtmf", "staff", "import", "sms", "erasure")
+CONSENT_METHODS = ("paper_form", "web_form", "verbal_recorded", "in_person")
 
 
 def dnc_hash(e164: str) -> str:
@@ -24,7 +28,8 @@ def add_dnc(store: Store, e164: str, source: str, reason: str = "", actor: str =
     """Put a number on the do-not-call list for good. Returns False if it was already there.
 
     The write commits with synchronous=FULL before this returns: callers confirm an opt-out aloud only
-    after this call.
+    after this call. Unknown sources are stored as given (the call session names its own) but the
+    documented ones are ``DNC_SOURCES``.
     """
     with store.db.atomic():
         if is_dnc(e164):
@@ -34,6 +39,15 @@ def add_dnc(store: Store, e164: str, source: str, reason: str = "", actor: str =
         )
         audit.append(store, actor, "dnc.add", e164, {"source": source, "reason": reason})
     return True
+
+
+def dnc_entries() -> list[dict]:
+    """The do-not-call list, oldest first; purged entries have ``phone`` None (hash only)."""
+    return [
+        {"phone": r.phone, "phone_hash": r.phone_hash, "source": r.source, "reason": r.reason,
+         "added_at": r.added_at.isoformat()}
+        for r in m.DoNotCall.select().order_by(m.DoNotCall.added_at, m.DoNotCall.id)
+    ]
 
 
 def get_contact(e164: str) -> m.Contact | None:
@@ -83,21 +97,65 @@ def add_consent(
     return consent
 
 
-def withdraw_consent(store: Store, e164: str, actor: str = "system") -> int:
-    """Mark every active consent of the number withdrawn; returns how many."""
+def withdraw_consent(
+    store: Store, e164: str, actor: str = "system", purpose: str | None = None, source: str = "staff"
+) -> int:
+    """Mark the number's active consents (all, or one ``purpose``) withdrawn; returns how many.
+
+    The withdrawal itself is recorded (who, how, when) so it can be proven later, even after a purge.
+    """
     now = store.clock.now()
     with store.db.atomic():
         contact = get_contact(e164)
         if contact is None:
             return 0
-        count = (
-            m.Consent.update(withdrawn_at=now)
-            .where((m.Consent.contact == contact) & m.Consent.withdrawn_at.is_null())
-            .execute()
-        )
-        audit.append(store, actor, "consent.withdraw", e164, {"count": count})
+        where = (m.Consent.contact == contact) & m.Consent.withdrawn_at.is_null()
+        if purpose is not None:
+            where &= m.Consent.purpose == purpose
+        count = m.Consent.update(withdrawn_at=now).where(where).execute()
+        if count:
+            ConsentWithdrawal.create(
+                phone=e164, phone_hash=dnc_hash(e164), purpose=purpose or "*", source=source, actor=actor, at=now
+            )
+            audit.append(store, actor, "consent.withdraw", e164, {"count": count, "purpose": purpose or "*",
+                                                                  "source": source})
     return count
 
 
 def attempts_since(e164: str, since: datetime) -> list[m.Attempt]:
     return list(m.Attempt.select().where((m.Attempt.phone == e164) & (m.Attempt.at >= since)).order_by(m.Attempt.at))
+
+
+def erase_numbers(store: Store, phones: list[str], actor: str, why: str, keep_dnc_hash: bool = True) -> dict:
+    """Delete the personal data of ``phones``; keep only what proves a refusal (hashes).
+
+    Contacts and their consents are deleted; do-not-call entries and withdrawals keep their hash and
+    lose the number; attempts and decisions are pseudonymised to the hash (caps and statistics stay
+    correct, nobody can read the number back); call transcripts are cleared; campaign membership
+    (with its variables) is deleted. With ``keep_dnc_hash`` the numbers are also put on the
+    do-not-call list as hashes, so an erased person is never called again by a re-import mistake.
+    The audit log is append-only and is not rewritten (see docs/compliance.md).
+    """
+    counts = {"contacts": 0, "consents": 0, "members": 0, "attempts": 0, "decisions": 0, "dnc_hashed": 0}
+    now = store.clock.now()
+    with store.db.atomic():
+        for phone in phones:
+            digest = dnc_hash(phone)
+            contact = get_contact(phone)
+            if contact is not None:
+                counts["consents"] += m.Consent.delete().where(m.Consent.contact == contact).execute()
+                contact.delete_instance()
+                counts["contacts"] += 1
+            counts["members"] += m.CampaignMember.delete().where(m.CampaignMember.phone == phone).execute()
+            pseudonym = f"sha256:{digest}"
+            attempt_ids = [a.id for a in m.Attempt.select(m.Attempt.id).where(m.Attempt.phone == phone)]
+            counts["attempts"] += m.Attempt.update(phone=pseudonym).where(m.Attempt.phone == phone).execute()
+            if attempt_ids:
+                m.Call.update(transcript=[]).where(m.Call.attempt.in_(attempt_ids)).execute()
+            counts["decisions"] += m.Decision.update(phone=pseudonym).where(m.Decision.phone == phone).execute()
+            ConsentWithdrawal.update(phone=None).where(ConsentWithdrawal.phone == phone).execute()
+            if keep_dnc_hash and not is_dnc(phone):
+                m.DoNotCall.create(phone=None, phone_hash=digest, source="erasure", reason=why, added_at=now)
+            counts["dnc_hashed"] += m.DoNotCall.update(phone=None).where(m.DoNotCall.phone == phone).execute()
+        audit.append(store, actor, "personal_data.erase", f"{len(phones)} number(s)", {"why": why, **counts})
+    return counts
