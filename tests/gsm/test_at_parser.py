@@ -223,3 +223,11 @@ def test_call_state_urcs_survive_any_split_without_a_command(urcs, cuts):
     p = AtParser()
     got = [e.text for e in feed_all(p, split_stream(wire, cuts)) if isinstance(e, Urc)]
     assert got == urcs
+
+
+def test_cmgl_bodies_stay_in_the_reply():
+    p = AtParser()
+    p.begin('AT+CMGL="ALL"')
+    events = p.feed(b'\r\n+CMGL: 1,"REC UNREAD","10086","",\r\nRING\r\n+CMGL: 2,"REC READ","10010","",\r\nNO\r\n\r\nOK\r\n')
+    (response,) = events
+    assert response.lines[1] == "RING" and response.lines[3] == "NO"

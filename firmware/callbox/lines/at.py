@@ -145,7 +145,7 @@ class _Pending:
     expect_prompt: bool
     call_command: bool  # ATD / ATA: call-progress codes also end it
     lines: list[str] = field(default_factory=list)
-    body_next: bool = False  # the line after a +CMGR: header is the SMS text
+    body_next: bool = False  # the line after a +CMGR:/+CMGL: header is SMS text, whatever it says
 
 
 class AtParser:
@@ -225,7 +225,7 @@ class AtParser:
                 return
             if pending.prefix and text.upper().startswith(pending.prefix + ":"):
                 pending.lines.append(text)
-                pending.body_next = pending.prefix == "+CMGR"
+                pending.body_next = pending.prefix in ("+CMGR", "+CMGL")  # next line is SMS text
                 return
         if text.startswith(self._urc_prefixes):
             events.append(Urc(text))
@@ -381,6 +381,7 @@ class AtChannel:
         self._reply: list[AtEvent] = []
         self._reply_ready = threading.Condition(self._parser_lock)
         self._closed = threading.Event()
+        self._gone_lock = threading.Lock()
         self.gone_reason = ""
         self._reader = threading.Thread(target=self._read_loop, name=f"{name}-at-reader", daemon=True)
         self._reader.start()
@@ -470,8 +471,9 @@ class AtChannel:
                     log.debug("stray modem line: %r", event.text)
 
     def _gone(self, reason: str) -> None:
-        first = not self._closed.is_set()
-        self.gone_reason = self.gone_reason or reason
-        self.close()
+        with self._gone_lock:  # reader and writer may both notice; report once
+            first = not self._closed.is_set()
+            self.gone_reason = self.gone_reason or reason
+            self.close()
         if first:
             self._on_gone(reason)

@@ -59,6 +59,8 @@ DTMF_KEYS = set("0123456789*#ABCD")
 #: Texts that opt the sender out, matched after Unicode NFKC folding (full-width ＴＤ counts).
 OPT_OUT_WORDS = ("TD", "STOP")
 OPT_OUT_SUBSTRINGS = ("退订",)
+#: RING repeats every few seconds; this long without one (and no call) means the caller gave up.
+RING_EPISODE_S = 10.0
 OPT_OUT_REPLY = "已退订，不会再联系您。Unsubscribed: we will not contact you again."
 
 
@@ -467,6 +469,7 @@ class GsmLine(Line):
         self._call: _GsmCall | None = None
         self._ring_handled = False
         self._rings = 0
+        self._last_ring = 0.0
         self._status = ModemStatus()
         self._fault_detail = ""
         self._last_fault = ""
@@ -561,6 +564,8 @@ class GsmLine(Line):
             except Exception as exc:  # a bug must not kill the line: log, fault, recover
                 log.exception("line %s: unexpected error", self.line_id)
                 self._fault(f"internal error ({exc}); the line re-initialises itself")
+        if self._call is not None and self._healthy:
+            self._try_cmd("AT+CHUP")  # do not leave the far end on an open call
         self._end_call(CallEnd.FAILED, "line stopped")
         self._close_port()
         self._set_state(LineState.DISABLED, "stopped")
@@ -818,6 +823,10 @@ class GsmLine(Line):
                      mask_number(call.number), self.timing.dial_timeout_s)
             self._try_cmd("AT+CHUP")
             self._end_call(CallEnd.NO_ANSWER, f"no answer within {self.timing.dial_timeout_s:.0f} s")
+        if call is None and self.state == LineState.RINGING and now - self._last_ring > RING_EPISODE_S:
+            self._ring_handled = False  # the caller gave up without a release code reaching us
+            self._rings = 0
+            self._set_state(LineState.READY)
         if now >= self._next_health:
             self._next_health = now + self.timing.health_interval_s
             self._cmd("AT")  # AtTimeout here means the modem hung → reset
@@ -1030,6 +1039,7 @@ class GsmLine(Line):
             return  # call waiting is not supported: the modem keeps ringing it until the caller gives up
         if self.state not in (LineState.READY, LineState.RINGING) or self._ring_handled:
             return
+        self._last_ring = time.monotonic()
         self._set_state(LineState.RINGING, "incoming call")
         if number is None:
             self._rings += 1
