@@ -62,16 +62,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from callbox.provision import ProvisionError, read_lines
     from callbox.store import models as m
 
+    from callbox.clock import OffsetClock
+    from callbox.store import open_store
+
     log = logging.getLogger("callbox.run")
     logging.getLogger().setLevel(logging.INFO)
-    store = _open(args)
+    clock = OffsetClock(parse_instant(args.at)) if args.at else SystemClock()
+    store = open_store(args.data, clock)
+    if store.organisation() is None:
+        store.close()
+        raise UsageError(f"{args.data} is not set up: run `callbox --data {args.data} init ...` first")
     try:
         lines_cfg = read_lines(args.data)
     except ProvisionError as exc:
         raise UsageError(str(exc)) from exc
     if not lines_cfg:
         raise UsageError(f"no lines configured: add a [[lines]] table to {args.data}/lines.toml (see the examples there)")
-    box = CallBox(args.data, _clock(args), store)
+    box = CallBox(args.data, clock, store)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -246,6 +253,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="the daemon: start the configured lines and place due campaign calls")
     p.add_argument("--poll", type=float, default=30.0, help="seconds between campaign passes")
     p.add_argument("--once", action="store_true", help="one pass, then exit")
+    p.add_argument("--at", help="start the box clock at this ISO 8601 instant (rehearsals and tests)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check-call", help="would this call be allowed now? (changes nothing)")
