@@ -8,7 +8,7 @@ from callbox.lines.base import CallEnd, LineState
 from callbox.lines.gsm import GsmLine
 from callbox.lines.modem_emulator import Callee
 
-from conftest import FAST, RecordingListener, wait_until
+from gsm_support import FAST, RecordingListener, wait_until
 
 NUMBER = "13800138000"
 

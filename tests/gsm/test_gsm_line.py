@@ -13,7 +13,7 @@ from callbox.lines.base import FRAME_BYTES, CallEnd, LineState
 from callbox.lines.gsm import OPT_OUT_REPLY, GsmLine
 from callbox.lines.modem_emulator import Callee, ModemEmulator
 
-from conftest import FAST, RecordingHandler, RecordingListener, wait_until
+from gsm_support import FAST, RecordingHandler, RecordingListener, wait_until
 
 NUMBER = "13800138000"
 
