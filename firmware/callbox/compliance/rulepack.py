@@ -288,6 +288,15 @@ def load_pack(pack_id: str, data_dir: Path | None = None) -> RulePack:
     if data_dir is not None:
         installed = Path(data_dir) / "rules" / f"{pack_id}.toml"
         if installed.exists():
+            from callbox.compliance import signing
+
+            try:
+                signing.check_installed(installed)
+            except signing.SignatureError as exc:
+                raise RulePackError(
+                    f"installed pack {installed} fails its signature check ({exc}); reinstall it with "
+                    f"`callbox rules install`, or delete it to fall back to the shipped pack"
+                ) from exc
             return parse_pack_text(installed.read_text(encoding="utf-8"), str(installed))
     resource = resources.files("callbox.compliance") / "packs" / f"{pack_id}.toml"
     if not resource.is_file():

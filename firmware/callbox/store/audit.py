@@ -10,9 +10,9 @@ the head is checkpointed twice:
 1. the ``AuditHead`` row (seq + hash of the newest entry), written in the same transaction as every
    append, so the data and the checkpoint never disagree after a crash;
 2. the file ``<data>/audit.head`` (``seq hash`` on one line), rewritten atomically (write, fsync,
-   rename) after each append that commits on its own. An append inside a caller's transaction
-   cannot know whether it will commit, so it leaves the file alone; the next committed append moves
-   it forward. The file may therefore lag the chain by a few entries, never lead it.
+   rename) once the outermost transaction that appended commits (peewee ``after_commit``; a rolled
+   back append never reaches the file). A crash between commit and file write leaves the file one
+   transaction behind: it may lag the chain, never lead it.
 
 Deleting the tail and fixing the row still leaves the file pointing past the end: tampering needs
 edits in two places (three, counting deleting the file, which ``verify`` reports as unchecked),
@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -97,9 +98,33 @@ def append(store: Store, actor: str, action: str, subject: str = "", details: di
         updated = AuditHead.update(seq=seq, hash=digest, updated_at=at).where(AuditHead.id == 1).execute()
         if not updated:
             AuditHead.create(id=1, seq=seq, hash=digest, updated_at=at)
-    if not store.db.in_transaction():
-        _write_head_file(store, seq, digest)  # committed: safe to move the file checkpoint forward
+        _after_commit(store, seq, digest)
     return entry
+
+
+# Latest uncommitted head per (database, thread): peewee keeps one transaction per thread, and the
+# commit callbacks of a rolled-back transaction are dropped, so a stale value is always overwritten
+# by the next append before any callback could write it.
+_pending: dict[tuple[int, int], tuple[Store, int, str]] = {}
+_file_lock = threading.Lock()
+
+
+def _after_commit(store: Store, seq: int, digest: str) -> None:
+    key = (id(store.db), threading.get_ident())
+    _pending[key] = (store, seq, digest)
+    store.db.after_commit(lambda: _flush(key))
+
+
+def _flush(key: tuple[int, int]) -> None:
+    item = _pending.pop(key, None)
+    if item is None:
+        return  # an earlier callback of the same transaction already wrote the newest head
+    store, seq, digest = item
+    with _file_lock:
+        on_file = read_head_file(store)
+        if on_file is not None and on_file[0] >= seq:
+            return  # another thread already recorded a later head
+        _write_head_file(store, seq, digest)
 
 
 @dataclass(frozen=True)
