@@ -260,3 +260,12 @@ def test_ec25_without_audio_class_refuses_to_dial(authority):
             assert emu.count("ATD") == 0
         finally:
             gsm.stop()
+
+
+def test_from_config_reads_a_lines_toml_table(emulator, authority, handler):
+    cfg = {"id": "gsm1", "kind": "gsm", "at_port": emulator.at_port, "audio_port": emulator.audio_port,
+           "model": "sim7600"}
+    gsm = GsmLine.from_config(cfg, authority, SystemClock(), handler=handler)
+    assert gsm.line_id == "gsm1" and gsm.kind == "gsm" and gsm.profile.name == "sim7600"
+    with pytest.raises(ValueError, match="unknown setting"):
+        GsmLine.from_config({**cfg, "caller_id": "10086"}, authority)

@@ -29,10 +29,11 @@ import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 import serial
 
+from callbox.clock import Clock
 from callbox.compliance.permit import PermitAuthority
 from callbox.lines.at import (
     AtChannel,
@@ -480,6 +481,37 @@ class GsmLine(Line):
         self._state_changed = threading.Condition()
         self.stats = {"resets": 0, "port_lost": 0, "recoveries": 0, "calls_failed_by_fault": 0}
         self.add_state_listener(self._notify_waiters)
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: Mapping[str, Any],
+        authority: PermitAuthority,
+        clock: Clock | None = None,
+        handler: GsmHandler | None = None,
+    ) -> "GsmLine":
+        """Build a line from one ``[[lines]]`` table of lines.toml (kind = "gsm").
+
+        Keys: ``id``, ``at_port`` (default /dev/callbox-modem-at), ``audio_port`` (default
+        /dev/callbox-modem-audio for a SIM7600), ``model`` ("sim7600" | "ec25"), optional ``sim_pin``.
+        ``clock`` is accepted for symmetry with other lines; the GSM line keeps time with monotonic
+        timers and exposes network time via :meth:`network_time`.
+        """
+        model = str(cfg.get("model", "sim7600"))
+        default_audio = "/dev/callbox-modem-audio" if PROFILES.get(model, PROFILES["sim7600"]).has_pcm_port else None
+        unknown = set(cfg) - {"id", "kind", "at_port", "audio_port", "model", "sim_pin", "baudrate"}
+        if unknown:
+            raise ValueError(f"gsm line {cfg.get('id')!r}: unknown setting(s) {', '.join(sorted(unknown))} in lines.toml")
+        return cls(
+            str(cfg["id"]),
+            authority,
+            str(cfg.get("at_port", "/dev/callbox-modem-at")),
+            model=model,
+            audio_port=cfg.get("audio_port", default_audio),
+            handler=handler,
+            sim_pin=(str(cfg["sim_pin"]) if cfg.get("sim_pin") else None),
+            baudrate=int(cfg.get("baudrate", 115200)),
+        )
 
     # -- public ----------------------------------------------------------------------------------
     @property
