@@ -252,6 +252,11 @@ class CallBox:
         if not session.answered and session.end_reason in (CallEnd.NO_ANSWER, CallEnd.BUSY):
             result.outcome = session.end_reason.value
         self._notify(number, "ended", {"outcome": result.outcome})
+        from callbox.compliance.risk import after_call  # risk control: may pause the campaign (campaign_paused)
+
+        after_call(self.store, campaign, answered=session.answered, pack=self.pack, opt_out=facts.opt_out,
+                   duration_s=time.monotonic() - session.stats.answered_at if session.answered else 0.0,
+                   complaint=facts.outcome == "complaint", first_audio_ms=session.stats.first_audio_ms)
 
     def _notify(self, number: str, kind: str, data: dict) -> None:
         for listener in self.call_listeners:

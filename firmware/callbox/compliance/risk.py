@@ -63,6 +63,15 @@ def assess(stats: RiskStats, limits: RiskLimits) -> str | None:
     return None
 
 
+def was_abandoned(answered: bool, duration_s: float, first_audio_ms: int | None, connect_within_s: float) -> bool:
+    """Answered, and the box spoke late, or never while the callee stayed longer than the limit."""
+    if not answered:
+        return False
+    if first_audio_ms is None:
+        return duration_s > connect_within_s
+    return first_audio_ms > connect_within_s * 1000
+
+
 def campaign_stats(campaign: m.Campaign, since: datetime, short_hangup_s: float) -> RiskStats:
     rows = list(
         CallStat.select(CallStat.answered, CallStat.duration_s, CallStat.opt_out, CallStat.complaint, CallStat.abandoned)
@@ -88,15 +97,19 @@ def after_call(
     opt_out: bool,
     complaint: bool,
     pack: RulePack,
-    abandoned: bool = False,
+    abandoned: bool | None = None,
+    first_audio_ms: int | None = None,
 ) -> str | None:
     """Record one placed call of ``campaign``; pause it if a rate crossed the pack's limits.
 
     Returns the pause reason when this call paused the campaign, else None. ``abandoned``: the
-    callee answered but heard nothing from the box in time (US abandonment rule).
+    callee answered but heard nothing from the box in time (US abandonment rule); when not given it
+    is derived from ``first_audio_ms`` (see :func:`was_abandoned`).
     """
     now = store.clock.now()
     limits = pack.risk
+    if abandoned is None:
+        abandoned = was_abandoned(answered, duration_s, first_audio_ms, limits.connect_within_s)
     with store.atomic():
         CallStat.create(
             campaign=campaign, at=now, answered=answered, duration_s=max(0.0, float(duration_s)),

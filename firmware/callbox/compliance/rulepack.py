@@ -57,6 +57,7 @@ class RiskLimits:
     max_short_hangup_rate: float | None = None  # answered calls hung up within short_hangup_s / answered
     min_answer_rate: float | None = None  # answered / dialed
     max_abandon_rate: float | None = None  # abandoned / answered (US: 3 %, 47 CFR 64.1200(a)(7))
+    connect_within_s: float = 2.0  # an answered call the box does not speak on within this is abandoned
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ def _risk(raw: dict, abandonment: dict) -> RiskLimits:
         max_short_hangup_rate=_rate(raw, "max_short_hangup_rate"),
         min_answer_rate=_rate(raw, "min_answer_rate"),
         max_abandon_rate=_rate(abandonment, "max_rate"),
+        connect_within_s=float(abandonment.get("connect_within_s", 2.0)),
     )
 
 
