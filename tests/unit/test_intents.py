@@ -46,3 +46,41 @@ def test_intents(text, lang, expected):
 def test_bare_stop_is_an_unsure_opt_out():
     intent = classify("stop", "en")
     assert intent.name == "opt_out" and intent.confidence < 0.8
+
+
+NEAR_MISSES = [
+    # (text, lang, expected): words that look alarming but are not opt-outs, and vice versa
+    ("不要紧的，我记得", "zh", "consent_yes"), ("别打扰医生了，我自己去", "zh", "unknown"), ("不要取消我的预约", "zh", "consent_yes"),
+    ("以后不要改时间了", "zh", "consent_yes"), ("不可以", "zh", "consent_no"), ("你是哪里？", "zh", "question"),
+    ("别挂，我有个问题", "zh", "question"), ("不用录", "zh", "stop_recording"), ("我想跟工作人员说", "zh", "handoff"),
+    ("再打我就投诉了", "zh", "opt_out"), ("停止给我打电话", "zh", "opt_out"), ("把我从名单里去掉", "zh", "opt_out"),
+    ("不要再打门", "zh", "opt_out"),  # an ASR near-miss of 不要再打了 still counts
+    ("Don't worry, I'll be there.", "en", "consent_yes"), ("Don't hang up, I have a question.", "en", "question"),
+    ("Can you call me again tomorrow?", "en", "call_later"), ("Don't stop, go on.", "en", "unknown"),
+    ("Stop, that's the wrong day.", "en", "unknown"), ("Please don't cancel my appointment.", "en", "consent_yes"),
+    ("Lose my number.", "en", "opt_out"), ("I don't want to be contacted again.", "en", "opt_out"),
+    ("Don't ever call here again.", "en", "opt_out"), ("Put me through to reception.", "en", "handoff"),
+]
+
+
+@pytest.mark.parametrize("text,lang,expected", NEAR_MISSES)
+def test_near_misses(text, lang, expected):
+    assert classify(text, lang).name == expected
+
+
+@pytest.mark.parametrize("text,lang", [("我不感兴趣", "zh"), ("别烦我", "zh"), ("Don't call me back.", "en"), ("no thanks", "en")])
+def test_ambiguous_refusals_are_unsure_opt_outs(text, lang):
+    intent = classify(text, lang)
+    assert intent.name == "opt_out" and intent.confidence < 0.8
+
+
+def test_every_labelled_text_in_the_evaluation_set():
+    """The text classifier is exact on the labelled set; eval_voice.py measures what ASR adds."""
+    import csv
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "data" / "voice_eval.csv"
+    rows = csv.DictReader(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
+    wrong = [(r["text"], r["intent"], classify(r["text"], r["lang"]).name) for r in rows
+             if classify(r["text"], r["lang"]).name != r["intent"]]
+    assert wrong == []

@@ -1,12 +1,18 @@
 """What did the callee mean? Pure text → intent, Chinese and English.
 
 Rules, not a model: opt-out must be recognised in any phrasing and never confused with benign
-replies, and every rule here is readable by the next engineer and testable. Order matters: negated
-and benign forms are checked before the words they contain (不要紧 is not 不要; "no problem" is not
-"no"; "stop, let me get a pen" is not "stop calling").
+replies, and every rule here is readable by the next engineer and testable. The evaluation set
+(tests/data/voice_eval.csv, scripts/eval_voice.py) is the contract for changes.
 
-Confidence: 1.0 for a clear phrase, 0.6 for an ambiguous one (e.g. a bare "stop" or 别打扰); the
-dialog asks once to confirm an opt-out below ``CONFIRM_BELOW``.
+How a reply is read, in order:
+1. normalise (lower case, full-width punctuation, Chinese spaces removed);
+2. *benign* idioms that contain alarming words are blanked out first: 不要紧 is not 不要, "no problem"
+   is not "no", "stop, let me get a pen" is not "stop calling", "don't worry" is not "don't";
+3. the first rule that matches wins: stop_recording, opt_out, handoff, call_later, repeat, keep the
+   appointment (negated change), consent_no, question, consent_yes.
+
+Confidence: 1.0 for a clear phrase, 0.6 for an ambiguous one (a bare "stop", 别烦我, "not
+interested"); the dialog asks once to confirm an opt-out below ``CONFIRM_BELOW``.
 """
 
 from __future__ import annotations
@@ -42,47 +48,103 @@ def _rx(*patterns: str) -> re.Pattern[str]:
 
 
 # --- Chinese ------------------------------------------------------------------------------------
-ZH_OPT_OUT = _rx(
-    r"(不要|别|不用|不必|请勿|勿)(再|在)?(给我)?(打|打电话|来电|打过来|骚扰|联系)",
-    r"(以后|今后|再也)?(不要|别)(再)?(给我)?(打|来电)",
-    r"不(想|需要|希望)(再)?(接|收)到?(你们的)?(电话|来电)",
-    r"(把我|我的号码)(从.*)?(删|移除|拉黑|加入.*(免打扰|黑名单))",
-    r"(免打扰|退订|拉黑|黑名单)",
-    r"不要再联系",
-    r"烦死了.*(别|不要)",
+_ZH_NEG = r"(不要|别|不用|不必|请勿|勿|停止|不准|不许|不能)"
+_ZH_CALL = r"(打电话|打过来|打来|打给我|打了|打这个|打我|打|来电|骚扰|联系|打扰)"
+ZH_BENIGN = _rx(
+    r"不要紧(的)?", r"没关系", r"不要客气", r"别客气", r"不客气", r"不打紧", r"不用谢", r"(别|不要|不用)担心",
+    r"(别|不要)急", r"(别|不要)挂(断|电话)?", r"别打扰(医生|大夫|护士|他|她|他们)", r"打电话之前",
 )
-ZH_OPT_OUT_WEAK = _rx(r"^(别打扰|别烦我|烦不烦|不需要)[。！!,.，]*$")
-ZH_BENIGN_NEG = _rx(r"不要紧", r"没关系", r"不要客气", r"别客气", r"不打紧", r"不用谢")
-ZH_STOP_RECORDING = _rx(r"(别|不要|停止|不许|不准|不能)(再)?录(音)?", r"不(同意|想|要)录音", r"关掉录音")
-ZH_HANDOFF = _rx(r"(转|找|换)(人工|真人|客服|工作人员|医生|前台)", r"人工(服务|客服)?", r"真人")
-ZH_CALL_LATER = _rx(r"(在|正在)(忙|开会|开车)", r"(晚点|晚些|稍后|等会|等一下|回头|改天)(再)?(打|说|联系)", r"现在不方便", r"没空")
-ZH_REPEAT = _rx(r"(再|重新)(说|讲)一(遍|次)", r"没听清", r"什么\?*$", r"你说什么", r"听不清")
-ZH_NO = _rx(r"^(不|不是|不同意|不行|不要|不用|不确认|不需要|否|没有|不对)[。！!,.，]*$", r"不同意", r"不(能|会)(来|去|到)", r"(改期|改时间|换个时间|取消)")
-ZH_YES = _rx(r"(同意|可以|好的|好啊|好|行|是的|是|对|对的|确认|没问题|嗯|会来|会到|准时|能来|能到|OK)")
-ZH_QUESTION = _rx(r"(吗|呢|么|\?|？|怎么|为什么|哪里|多少|几点|什么时候)")
+ZH_STOP_RECORDING = _rx(
+    r"(别|不要|停止|不许|不准|不能|不用|不想|不必)(再)?录", r"不(同意|想|要|愿意)(被)?录音", r"关(掉|闭)录音", r"录音(关|停)",
+)
+ZH_OPT_OUT = _rx(
+    _ZH_NEG + r"(再|在)?(给我|跟我|和我)?" + _ZH_CALL,
+    r"不(想|需要|希望|愿意)(再)?(接|收|听)(到)?(你们的|这种|这样的|这类)?(电话|来电)",
+    r"(拒绝|拒接)(接听)?(你们)?(的)?(电话|来电)",
+    r"(把我|我的号码|这个号码|我)(从)?.*(删|移除|去掉|拿掉|划掉|拉黑|加入.*(免打扰|黑名单))",
+    r"(免打扰|退订|拉黑|黑名单|取消订阅)",
+    r"再打(我)?(就)?(投诉|报警|举报)",
+    r"(投诉|举报)你们",
+    r"烦死了",
+)
+ZH_OPT_OUT_WEAK = _rx(r"^(我|你们|我真的|真)?(别打扰我?|别烦我|烦不烦|不需要|不感兴趣|没兴趣)(了|啊)?$", r"^(别烦|烦)")
+ZH_HANDOFF = _rx(
+    r"(转|找|换|要)(个)?(人工|真人|客服|工作人员|医生|大夫|前台|护士)",
+    r"(跟|和|与)(你们的)?(工作人员|医生|大夫|人工|真人|前台|护士|客服)(说|讲|聊|通话|谈)",
+    r"人工(服务|客服)", r"真人",
+)
+ZH_CALL_LATER = _rx(
+    r"(在|正在)(忙|开会|开车|上班|外面)", r"(晚点|晚些|稍后|等会|等一下再|一会儿|回头|改天|明天)(再)?(打|说|联系|聊)",
+    r"现在不方便", r"没空", r"(在|正在)开车", r"不方便(接|说)",
+)
+ZH_REPEAT = _rx(r"(再|重新)(说|讲)(一)?(遍|次)", r"没听(清|见|懂)", r"^什么[?？]*$", r"你说(什么|啥)", r"听不(清|见|懂)")
+ZH_KEEP = _rx(r"(不要|不用|不需要|别|不想|不必)(再)?(改期|改时间|取消|换时间|确认了)")
+ZH_NO = _rx(
+    r"^(不|不是|不同意|不行|不要|不用|不确认|不需要|否|没有|不对|不可以|不好|不了)$",
+    r"不(同意|可以|愿意|行)", r"不(能|会)(来|去|到)", r"(改期|改时间|换个时间|换时间|取消|来不了|去不了)",
+)
+ZH_QUESTION = _rx(r"[?？]$", r"(吗|呢|么)$", r"(怎么|为什么|哪里|哪儿|多少|几点|什么时候|什么事|谁|是什么)", r"(有个|有一个|想问|问一下)(问题)?")
+ZH_YES = _rx(
+    r"(同意|可以|好的|好啊|好|行|是的|是|对|对的|确认|没问题|嗯|会来|会到|准时|能来|能到|知道了|记得|ok|okay)",
+)
 
 # --- English ------------------------------------------------------------------------------------
+EN_BENIGN = _rx(
+    r"\bno problem\b", r"\bno worries\b", r"\bnot a problem\b", r"\b(don'?t|do not) worry( about it)?\b", r"\bnever mind\b",
+    r"\bstop,? (let me|i need|wait|hold on|that'?s|that is|i'?m|one (second|moment|sec))\b", r"\b(don'?t|do not) hang up\b",
+    r"\b(don'?t|do not) stop\b", r"\bi (don'?t|do not) mind\b",
+)
+EN_STOP_RECORDING = _rx(
+    r"\b(stop|don'?t|do not|no|not) record(ing)?\b", r"\bturn off the recording\b", r"\b(don'?t|do not) record (this|me|the call|it)\b",
+    r"\bi (don'?t|do not) want (to be|this|the call) recorded\b", r"\bno recording\b",
+)
 EN_OPT_OUT = _rx(
-    r"\bstop (calling|ringing|phoning|contacting|bothering)\b",
-    r"\b(don'?t|do not|never) (call|ring|phone|contact)( me| us)?( again| anymore| any more)?\b",
+    r"\bstop (calling|ringing|phoning|contacting|bothering|harassing)\b",
+    r"\b(don'?t|do not|never)( ever)? (call|ring|phone|contact)(?! (me |us )?back)( me| us| here| this number)?\b",
+    r"\b(don'?t|do not) want (to be )?(contacted|called)\b", r"\b(don'?t|do not) want you to (call|contact|ring)\b",
     r"\b(take|remove|delete) (me|my number|this number)\b.*\b(list|off|from)\b",
-    r"\b(put|add) me on (the|your)? ?do not call\b",
+    r"\b(delete|lose|remove|erase|forget) (my|this) number\b",
+    r"\b(put|add) (me|my number) on (the|your)? ?do not call\b",
     r"\bdo not call list\b",
     r"\bunsubscribe\b",
     r"\bopt (me )?out\b",
     r"\b(no|don'?t want|do not want) (more|any more|anymore|further) (calls|phone calls)\b",
+    r"\bno more calls\b",
     r"\bleave me alone\b",
     r"\bquit calling\b",
 )
-EN_OPT_OUT_WEAK = _rx(r"^\W*stop\W*$", r"^\W*(not interested|no thanks)\W*$")
-EN_BENIGN = _rx(r"\bno problem\b", r"\bno worries\b", r"\bstop,? (let me|i need|wait|hold on)\b", r"\bnot a problem\b")
-EN_STOP_RECORDING = _rx(r"\b(stop|don'?t|do not|no) record(ing)?\b", r"\bturn off the recording\b")
-EN_HANDOFF = _rx(r"\b(real|a|human|live) (person|human|agent|operator|receptionist)\b", r"\b(talk|speak) to (someone|somebody|a human|the doctor|staff|reception)\b", r"\boperator\b", r"\brepresentative\b")
-EN_CALL_LATER = _rx(r"\b(call|ring) (me )?(back )?(later|tomorrow|another time)\b", r"\b(busy|driving|in a meeting) (right )?now\b", r"\bnot a good time\b", r"\bi'?m busy\b")
+EN_OPT_OUT_WEAK = _rx(r"^\W*stop\W*$", r"\b(don'?t|do not) (call|ring) (me |us )?back\b", r"^\W*(not interested|no thanks|no thank you|i'?m not interested)\W*$")
+EN_HANDOFF = _rx(
+    r"\b(real|a|human|live) (person|human|agent|operator|receptionist)\b",
+    r"\b(talk|speak) (to|with) (someone|somebody|a human|the doctor|a doctor|staff|reception|the receptionist|a nurse|the nurse)\b",
+    r"\b(put me through|transfer me|connect me)\b", r"\boperator\b", r"\brepresentative\b",
+)
+EN_CALL_LATER = _rx(
+    r"\b(call|ring) (me )?(back )?(later|tomorrow|another time|again (later|tomorrow))\b", r"\bcall me (back|again)\b",
+    r"\b(busy|driving|in a meeting) (right )?now\b", r"\bnot a good time\b", r"\bi'?m (busy|driving|in a meeting)\b",
+    r"\bcan'?t talk( right)? now\b",
+)
 EN_REPEAT = _rx(r"\b(repeat|say (that|it) again|pardon|come again|didn'?t (catch|hear))\b", r"^\W*what\W*$", r"\bsorry\?")
-EN_NO = _rx(r"^\W*(no|nope|nah|decline|i decline|don'?t|do not)\b", r"\b(i )?(do not|don'?t) (agree|consent|allow)\b", r"\b(cancel|reschedule)\b", r"\bcan'?t (make|come)\b")
-EN_YES = _rx(r"\b(yes|yeah|yep|sure|ok|okay|agree|i agree|confirm|confirmed|correct|of course|absolutely|fine|i'?ll be there|i will be there|will come|go ahead|alright|all right)\b")
-EN_QUESTION = _rx(r"\?$", r"^\W*(what|when|where|why|how|who|which|can|could|is|are|do|does)\b")
+EN_KEEP = _rx(r"\b(don'?t|do not) (cancel|reschedule|change)\b", r"\bkeep (my|the) appointment\b")
+EN_NO = _rx(
+    r"^\W*(no|nope|nah)\b", r"\bi decline\b", r"^\W*decline\b", r"\b(i )?(do not|don'?t) (agree|consent|allow)\b",
+    r"\brather not\b", r"\b(cancel|reschedule)\b", r"\bchange the (time|date|day|appointment)\b", r"\bcan'?t (make|come)\b",
+)
+EN_YES = _rx(
+    r"\b(yes|yeah|yep|sure|ok|okay|agree|i agree|confirm|confirmed|correct|of course|absolutely|fine|go ahead|alright|all right)\b",
+    r"\b(i'?ll|i will) (be there|come)\b", r"\bwill come\b", r"\bsee you\b", r"\bsounds good\b",
+)
+EN_QUESTION = _rx(r"\?$", r"^\W*(what|when|where|why|how|who|which|can|could|is|are|do|does)\b", r"\bquestion\b")
+
+_FULL_WIDTH = str.maketrans("，。！？；：（）", ",.!?;:()")
+
+
+def normalise(text: str, language: str) -> str:
+    t = (text or "").strip().lower().translate(_FULL_WIDTH)
+    if language == "zh":
+        t = re.sub(r"\s+", "", t)
+        t = t.strip(",.!;:")
+    return t
 
 
 def _search(pattern: re.Pattern[str], text: str) -> str:
@@ -92,7 +154,7 @@ def _search(pattern: re.Pattern[str], text: str) -> str:
 
 def classify(text: str, language: str) -> Intent:
     """Map one utterance to an intent. Empty text is ``unknown`` with confidence 0."""
-    t = (text or "").strip()
+    t = normalise(text, language)
     if not t:
         return Intent("unknown", 0.0)
     if language == "zh":
@@ -101,51 +163,74 @@ def classify(text: str, language: str) -> Intent:
 
 
 def _classify_zh(t: str) -> Intent:
-    benign = ZH_BENIGN_NEG.sub("", t)
-    if m := _search(ZH_STOP_RECORDING, benign):
-        return Intent("stop_recording", 1.0, m)
-    if m := _search(ZH_OPT_OUT, benign):
-        return Intent("opt_out", 1.0, m)
-    if m := _search(ZH_OPT_OUT_WEAK, benign):
-        return Intent("opt_out", 0.6, m)
-    if m := _search(ZH_HANDOFF, benign):
-        return Intent("handoff", 1.0, m)
-    if m := _search(ZH_CALL_LATER, benign):
-        return Intent("call_later", 1.0, m)
-    if m := _search(ZH_REPEAT, benign):
-        return Intent("repeat", 0.9, m)
-    if m := _search(ZH_NO, benign):
-        return Intent("consent_no", 0.9, m)
-    if benign != t and not benign.strip("，。！!,. "):
+    benign = ZH_BENIGN.sub("，", t)
+    bare = benign.strip("，,.!?;: ")
+    rules = (
+        (ZH_STOP_RECORDING, "stop_recording", 1.0),
+        (ZH_OPT_OUT, "opt_out", 1.0),
+    )
+    for pattern, name, confidence in rules:
+        if m := _search(pattern, benign):
+            return Intent(name, confidence, m)
+    for clause in re.split(r"[，,.!?;:]", benign):
+        if clause and (m := _search(ZH_OPT_OUT_WEAK, clause)):
+            return Intent("opt_out", 0.6, m)
+    for pattern, name, confidence in (
+        (ZH_HANDOFF, "handoff", 1.0),
+        (ZH_CALL_LATER, "call_later", 1.0),
+        (ZH_REPEAT, "repeat", 0.9),
+        (ZH_KEEP, "consent_yes", 0.8),
+        (ZH_NO, "consent_no", 0.9),
+        (ZH_QUESTION, "question", 0.7),
+    ):
+        if m := _search(pattern, benign):
+            return Intent(name, confidence, m)
+    if benign != t and not bare and ZH_BENIGN.search(t) and re.search(r"不要紧|没关系|不打紧", t):
         return Intent("consent_yes", 0.7, t)  # "没关系" alone: assent
     if m := _search(ZH_YES, benign):
         return Intent("consent_yes", 0.9, m)
-    if m := _search(ZH_QUESTION, benign):
-        return Intent("question", 0.7, m)
+    if re.search(r"不要紧|没关系|不打紧", t):
+        return Intent("consent_yes", 0.7, t)  # "不要紧，你说吧": go on
     return Intent("unknown", 0.3)
 
 
 def _classify_en(t: str) -> Intent:
-    low = t.lower()
-    benign = EN_BENIGN.sub(" ", low)
+    benign = EN_BENIGN.sub(" , ", t)
     if m := _search(EN_STOP_RECORDING, benign):
         return Intent("stop_recording", 1.0, m)
     if m := _search(EN_OPT_OUT, benign):
         return Intent("opt_out", 1.0, m)
     if m := _search(EN_OPT_OUT_WEAK, benign):
         return Intent("opt_out", 0.6, m)
-    if m := _search(EN_HANDOFF, benign):
-        return Intent("handoff", 1.0, m)
-    if m := _search(EN_CALL_LATER, benign):
-        return Intent("call_later", 1.0, m)
-    if m := _search(EN_REPEAT, benign):
-        return Intent("repeat", 0.9, m)
-    if benign != low and not _search(EN_NO, benign) and not benign.strip(" .,!?"):
-        return Intent("consent_yes", 0.7, t)  # "no problem" alone: assent
-    if m := _search(EN_NO, benign):
+    for pattern, name, confidence in (
+        (EN_HANDOFF, "handoff", 1.0),
+        (EN_CALL_LATER, "call_later", 1.0),
+        (EN_REPEAT, "repeat", 0.9),
+        (EN_KEEP, "consent_yes", 0.8),
+    ):
+        if m := _search(pattern, benign):
+            return Intent(name, confidence, m)
+    rest = benign.strip(" .,!?")
+    if benign != t and not _search(EN_NO, rest) and (not rest or _search(EN_YES, rest) or re.search(r"\bmind\b", t)):
+        return Intent("consent_yes", 0.8 if rest else 0.7, t)  # "no problem", "don't worry, I'll be there"
+    if m := _search(EN_NO, rest):
         return Intent("consent_no", 0.9, m)
-    if m := _search(EN_YES, benign):
-        return Intent("consent_yes", 0.9, m)
-    if m := _search(EN_QUESTION, benign):
+    if m := _search(EN_QUESTION, rest):
         return Intent("question", 0.7, m)
+    if m := _search(EN_YES, rest):
+        return Intent("consent_yes", 0.9, m)
     return Intent("unknown", 0.3)
+
+
+# Phrases for keyword-spotting engines (Vosk grammar mode): what a callee says to the box, short.
+GRAMMAR = {
+    "zh": ("不要再打了", "别再打了", "别打了", "不要打了", "以后别打了", "退订", "免打扰", "同意", "不同意", "可以", "不可以",
+           "好的", "是", "是的", "不是", "确认", "不要录音", "转人工", "人工", "再说一遍", "没听清", "晚点再打", "没关系", "不要紧"),
+    "en": ("stop calling me", "don't call me again", "do not call", "take me off your list", "unsubscribe", "leave me alone",
+           "yes", "no", "okay", "sure", "i agree", "no problem", "confirm", "stop recording", "real person", "operator",
+           "repeat", "call me later", "not now", "stop", "wait"),
+}
+
+
+def grammar_phrases(language: str) -> tuple[str, ...]:
+    return GRAMMAR.get(language, ())
