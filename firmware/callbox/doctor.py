@@ -183,8 +183,9 @@ def check_clock(inputs: DoctorInputs) -> Finding:
     status = inputs.clock()
     if status.trusted:
         return Finding("clock", True, f"time is trusted: {status.detail}")
-    return Finding("clock", False, "the clock is not trusted, so the box will not dial",
-                   status.detail.split(". ", 1)[-1] if ". " in status.detail else status.detail)
+    reason, _, fix = status.detail.partition(". ")
+    return Finding("clock", False, f"the clock is not trusted, so the box will not dial ({reason})",
+                   fix or "connect the box to a network with internet access (NTP), or insert a SIM for network time")
 
 
 def check_disk(data_dir: Path, inputs: DoctorInputs) -> Finding:

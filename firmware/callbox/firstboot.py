@@ -456,8 +456,14 @@ def _set_regdomain(cmdline: Path, country: str) -> bool:
     return write_private(cmdline, new, 0o755 if (cmdline.stat().st_mode & 0o111) else 0o644)
 
 
-def _set_timezone(root: Path, zone: str) -> bool:
+def _set_timezone(root: Path, zone: str, run: Runner | None) -> bool:
+    """On the box ask timedated (``run`` given); in a plain tree (tests, image build) write the files."""
     etc = root / "etc"
+    if run is not None:
+        link = etc / "localtime"
+        if link.is_symlink() and os.readlink(link).endswith(f"zoneinfo/{zone}"):
+            return False
+        return run(["timedatectl", "set-timezone", zone]) == 0
     etc.mkdir(parents=True, exist_ok=True)
     link, target = etc / "localtime", f"/usr/share/zoneinfo/{zone}"
     changed = False
@@ -558,8 +564,8 @@ def apply(
     if config.wifi:
         if write_private(root / NM_CONNECTION, render_nm_keyfile(config.wifi)):
             result.actions.append(f"configured Wi-Fi {config.wifi.ssid!r}")
-            if run is not None and run(["nmcli", "connection", "reload"]) != 0:
-                result.notes.append("NetworkManager did not reload; Wi-Fi starts after a reboot")
+            if run is not None:
+                run(["nmcli", "connection", "reload"])  # fails harmlessly at boot: NM reads the file when it starts
         if config.wifi.country and _set_regdomain(Path(boot_dir) / "cmdline.txt", config.wifi.country):
             result.actions.append(f"set the Wi-Fi country to {config.wifi.country} (effective after reboot)")
     zone = b.timezone or (org.timezone if org is not None else None)
@@ -567,7 +573,7 @@ def apply(
         store = open_store(data_dir, clock)
         zone = store.organisation().timezone
         store.close()
-    if _set_timezone(root, zone):
+    if _set_timezone(root, zone, run):
         result.actions.append(f"set the system time zone to {zone}")
 
     # 5. only now take the secrets off the boot partition

@@ -1,4 +1,4 @@
-"""Field commands for technicians: ``firstboot``, ``doctor``, ``backup``, ``update``, ``ups``.
+"""Field commands for technicians: ``firstboot``, ``doctor``, ``backup``, ``update``, ``sweep``, ``ups``.
 
 Why a module of its own: these run on a box in a clinic (often from systemd units, see
 ``scripts/systemd/``), not during day-to-day use, and each is a thin shell over one module with the
@@ -167,6 +167,40 @@ def cmd_update_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- retention sweep --------------------------------------------------------------------------------
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """What ``callbox-sweep.timer`` runs: the recordings sweep with the periods of the box's own rule pack."""
+    from datetime import datetime, timezone
+
+    from callbox.compliance.rulepack import load_pack
+    from callbox.recordings import audit_hook
+    from callbox.recordings.retention import RetentionRule, sweep
+    from callbox.store.db import open_store
+    from callbox.timesync import clock_status
+
+    status = clock_status()
+    if not status.trusted and not args.ignore_clock:
+        # A clock running ahead would shred recordings the law says to keep: wait for a trusted clock.
+        print(f"sweep postponed: {status.detail}")
+        return EXIT_OK
+    store = open_store(args.data)
+    org = store.organisation()
+    store.close()
+    if org is None:
+        raise UsageError(f"{args.data} is not set up yet; nothing to sweep")
+    months = load_pack(org.rules, args.data).retention_months
+    rules = {name: RetentionRule(int(m)) for name, m in months.items()}
+    rules["default"] = rules.get(org.industry) or rules.get("general") or RetentionRule(max(months.values()))
+    directory = args.data / "recordings"
+    if not directory.is_dir():
+        print("no recordings yet")
+        return EXIT_OK
+    report = sweep(directory, datetime.now(timezone.utc), args.dry_run, audit_hook(args.data), rules=rules)
+    print(f"{'would shred' if args.dry_run else 'shredded'} {len(report.shredded)}, kept {len(report.kept)}, "
+          f"on hold {len(report.held)}, skipped {len(report.skipped)} (rule pack {org.rules})")
+    return EXIT_OK
+
+
 # -- ups -------------------------------------------------------------------------------------------
 def cmd_ups_watch(args: argparse.Namespace) -> int:
     import signal
@@ -255,6 +289,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = usub.add_parser("status", help="installed releases and the current one")
     q.add_argument("--root", type=Path, default=Path("/opt/callbox"))
     q.set_defaults(func=cmd_update_status)
+
+    p = sub.add_parser("sweep", help="shred recordings past the rule pack's retention period (run daily by a timer)")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--ignore-clock", action="store_true", help="sweep even if the clock is not confirmed")
+    _data_arg(p)
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("ups", help="UPS HAT: shut down cleanly when mains power is lost")
     usub = p.add_subparsers(dest="ups_command", required=True, metavar="COMMAND")
