@@ -90,7 +90,7 @@ def edit(script_id: str):
     findings = []
     if request.method == "GET":
         form.text.data = row.text
-        _, findings = services.lint(row.text, _pack())
+        _script, findings = services.lint(row.text, _pack())
     elif form.validate_on_submit():
         saved, findings = services.save_draft(panel().store, current_user.username, form.text.data, existing=row)
         if saved is not None:
