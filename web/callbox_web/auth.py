@@ -266,7 +266,7 @@ def init_app(app: Flask) -> None:
     def first_boot_and_idle():
         """Send everyone to /setup until an admin exists; end sessions idle for too long."""
         endpoint = request.endpoint or ""
-        if endpoint == "static" or endpoint.startswith("auth.setup") or endpoint == "i18n.set_language":
+        if endpoint in ("static", "healthz", "favicon", "i18n.set_language") or endpoint.startswith("auth.setup"):
             return None
         if not has_users():
             return redirect(url_for("auth.setup"))

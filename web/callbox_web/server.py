@@ -172,6 +172,9 @@ def serve(
     # send_bytes=1: hand every write to the socket at once, or server-sent events wait for 18 kB.
     common = {"threads": THREADS, "send_bytes": 1, "ident": "callbox", "clear_untrusted_proxy_headers": True,
               "channel_timeout": 120}
+    import warnings
+
+    warnings.filterwarnings("ignore", message="send_bytes will be removed", category=DeprecationWarning)
     if use_tls:
         cert, key = security.ensure_certificate(panel.web_dir)
         server = create_server(wsgi, host="127.0.0.1", port=0, **common)
