@@ -287,6 +287,8 @@ def run_demo(data_dir: Path, start: datetime | None = None, summary_json: Path |
                 verdict = box.gate.check(r.phone, "reminder")
                 rechecks[r.phone] = f"{verdict.decision} ({', '.join(verdict.reasons)})"
         console.print(summary_table(results, rechecks))
+        for phone, verdict_text in rechecks.items():
+            console.print(f"  re-check after the call: {display(phone)} → {verdict_text}: never called again", soft_wrap=True)
         for r in results:
             if r.dialed:
                 report = bank.wait_report(r.phone)

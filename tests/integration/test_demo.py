@@ -20,7 +20,7 @@ CALLBOX = Path(sys.executable).parent / "callbox"
 def summary(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("demo")
     out = tmp / "summary.json"
-    env = {**os.environ, "COLUMNS": "120"}
+    env = {**os.environ, "COLUMNS": "120", "PYTHONFAULTHANDLER": "1"}
     env.pop("CALLBOX_DATA", None)
     proc = subprocess.run(
         [str(CALLBOX), "--data", str(tmp / "data"), "demo", "--summary-json", str(out), "--at", "2026-03-02T10:00:00+08:00"],
