@@ -88,6 +88,21 @@ class VoiceStack:
                 )
 
 
+class InboundHandler:
+    """What the box does with traffic that reaches it: opt-out SMS now; inbound calls are rejected
+    politely by the line until the inbound dialog exists (see the lines issue notes)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def on_sms_opt_out(self, number: str) -> None:
+        queries.add_dnc(self.store, number, "sms", "unsubscribed by SMS", actor="callee")
+
+    def on_incoming_call(self, number: str, control) -> None:  # noqa: ANN001
+        log.info("inbound call from %s rejected: inbound dialog not configured", number)
+        return None
+
+
 class CallBox:
     def __init__(self, data_dir: Path, clock: Clock, store: Store | None = None) -> None:
         self.data_dir = Path(data_dir)

@@ -89,7 +89,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             else:
                 from callbox.lines.gsm import GsmLine  # provided by the GSM line module
 
-                line = GsmLine.from_config(cfg, box.authority, box.clock)
+                from callbox.daemon import InboundHandler
+
+                line = GsmLine.from_config(cfg, box.authority, box.clock, handler=InboundHandler(box.store))
             box.add_line(line)
             line.start()
             log.info("line started", extra={"line": cfg["id"]})
