@@ -1,6 +1,8 @@
 """Languages: Simplified Chinese first, English second.
 
-Message ids in code and templates are English; ``translations/zh_CN`` carries the Chinese. The user's
+Message ids in code and templates are English; ``translations/zh`` carries the Chinese. (The folder is
+``zh``, not ``zh_CN``: Babel expands the locale zh_CN to zh_Hans_CN, and gettext then looks for
+``zh_Hans_CN`` and ``zh`` only.) The user's
 choice is kept in the session (and on their account); dates are shown in the organisation's time
 zone, formatted for the chosen locale, and numbers and percentages likewise.
 """

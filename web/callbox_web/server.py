@@ -188,12 +188,20 @@ def serve(
         print(f"callbox panel: http://{host}:{server.effective_port}/", flush=True)
 
     def stop() -> None:
+        """Close every socket from inside waitress's own loop thread, then let the workers finish."""
         panel.stopping.set()
         if front is not None:
             front.stop()
-        while server._map:
+        closed = threading.Event()
+
+        def close_all() -> None:
             for channel in list(server._map.values()):
                 channel.handle_close()
+            closed.set()
+
+        server.trigger.pull_trigger(close_all)
+        closed.wait(5)
+        threads[0].join(5)
         server.task_dispatcher.shutdown(timeout=3)
 
     threads = [threading.Thread(target=server.run, name="panel-http", daemon=True)]
