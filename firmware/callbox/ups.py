@@ -52,6 +52,7 @@ class UpsMonitor:
         self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
         self.shutdown_started = threading.Event()
+        self.shutdown_finished = threading.Event()  # the command returned (tests wait on this)
         self._device.when_activated = self._power_lost
         self._device.when_deactivated = self._power_back
         if self._device.is_active:
@@ -79,9 +80,12 @@ class UpsMonitor:
                 return
             self.shutdown_started.set()
         log.warning("mains power still lost after %.0f s: running %s", self.config.grace_s, self.config.command)
-        code = self._run(shlex.split(self.config.command))
-        if code != 0:
-            log.error("shutdown command %r failed with exit status %s", self.config.command, code)
+        try:
+            code = self._run(shlex.split(self.config.command))
+            if code != 0:
+                log.error("shutdown command %r failed with exit status %s", self.config.command, code)
+        finally:
+            self.shutdown_finished.set()
 
     def close(self) -> None:
         with self._lock:
