@@ -102,3 +102,7 @@ def client_as(app, users):
         return client
 
     return make
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives Debian's chromium (/usr/bin/chromium) with Playwright")
