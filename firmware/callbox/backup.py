@@ -261,7 +261,21 @@ def create_backup(data_dir: Path, out: Path, passphrase: str, kdf: KdfParams | N
     report = BackupReport(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_name(f".{out.name}.partial")
-    with tempfile.TemporaryDirectory(prefix="callbox-backup-", dir=out.parent) as scratch:
+    try:
+        _write_archive(data_dir, db_path, tmp_out, passphrase, kdf, report)
+    except BaseException:
+        tmp_out.unlink(missing_ok=True)  # never leave a half backup that looks like a backup
+        raise
+    os.replace(tmp_out, out)
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def _write_archive(data_dir: Path, db_path: Path, tmp_out: Path, passphrase: str, kdf: KdfParams | None,
+                   report: BackupReport) -> None:
+    from callbox import __version__
+
+    with tempfile.TemporaryDirectory(prefix="callbox-backup-", dir=tmp_out.parent) as scratch:
         # audit.head first: it may lag the snapshot (allowed) but must never lead it.
         head = data_dir / "audit.head"
         head_copy = Path(scratch) / "audit.head"
@@ -301,9 +315,6 @@ def create_backup(data_dir: Path, out: Path, passphrase: str, kdf: KdfParams | N
             report.bytes = enc.written
             sink.flush()
             os.fsync(sink.fileno())
-    os.replace(tmp_out, out)
-    report.seconds = time.monotonic() - t0
-    return report
 
 
 # -- restore ---------------------------------------------------------------------------------------
