@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Iterable
 
 from callbox.clock import Clock
-from callbox.compliance.facts import HISTORY_WINDOW, FactLoader, chunks
+from callbox.compliance.facts import CHUNK, HISTORY_WINDOW, FactLoader, Snapshot, chunks
 from callbox.compliance.permit import Permit, PermitAuthority
 from callbox.compliance.rulepack import RulePack
 from callbox.compliance.rules import CallFacts, Memo, Verdict, evaluate
@@ -93,16 +93,19 @@ class Gate:
         """Verdicts for many numbers at one instant, in input order; records nothing.
 
         Same facts and same rules as :meth:`check` (a property test holds them equal), loaded
-        :data:`~callbox.compliance.facts.CHUNK` numbers per query, with quiet hours and the next
-        allowed instant memoised per zone set.
+        :data:`~callbox.compliance.facts.CHUNK` numbers per statement inside one read transaction,
+        with quiet hours and the next allowed instant memoised per zone set.
         """
         now = at or self.clock.now()
         paused, approved = self._campaign_state(campaign)
+        raws = list(raw_numbers)
         memo = Memo()
         verdicts: list[Verdict] = []
-        for batch in chunks(raw_numbers):
-            for facts in self._loader.load(batch, purpose, now, line_kind, paused, approved):
-                verdicts.append(evaluate(facts, self.pack, memo))
+        with self.store.db.atomic():  # one read snapshot for the whole batch (WAL: writers go on)
+            snap = self._loader.snapshot(now, len(raws)) if len(raws) >= CHUNK else Snapshot()
+            for batch in chunks(raws):
+                for facts in self._loader.load(batch, purpose, now, line_kind, paused, approved, snap):
+                    verdicts.append(evaluate(facts, self.pack, memo))
         return verdicts
 
     def request(

@@ -73,6 +73,16 @@ def _country_code(e164: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
+def _prefix_meta(prefix: str) -> tuple[str, tuple[str, ...]] | None:
+    """Shared meta for every number starting with ``prefix`` ('+' and three digits), if any.
+
+    Country codes are at most three digits and prefix-free, so these four characters fix the code.
+    """
+    code = _country_code(prefix)
+    return _country_meta(code) if code else None
+
+
 @lru_cache(maxsize=200_000)
 def _full_meta(e164: str, fallback: str) -> tuple[str, tuple[str, ...]]:
     return region_of(e164), callee_zones(e164, fallback)
@@ -84,8 +94,7 @@ def meta(e164: str, fallback_zone: str) -> tuple[str, tuple[str, ...]]:
     The gate asks this for every number it decides; parsing with phonenumbers costs ~40 µs, which
     would cap the gate near 20,000 decisions/s. Single-zone countries need no parse at all.
     """
-    code = _country_code(e164)
-    shared = _country_meta(code) if code else None
+    shared = _prefix_meta(e164[:4])
     if shared is not None:
         return shared
     return _full_meta(e164, fallback_zone)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from callbox.compliance.rulepack import RulePack
@@ -28,8 +29,9 @@ TIME_BASED = frozenset({"quiet_hours", "frequency_cap"})
 SEARCH_HORIZON = timedelta(days=62)
 
 
-@dataclass(frozen=True)
-class ConsentFact:
+class ConsentFact(NamedTuple):
+    """One consent as the rules see it (a NamedTuple: the gate builds one per consent per decision)."""
+
     purpose: str
     given_at: datetime
     expires_at: datetime | None = None
@@ -57,8 +59,9 @@ class CallFacts:
     script_approved: bool = True  # False only when a campaign's script lost (or never had) approval
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
+    """One rule's result. A NamedTuple (not a dataclass) because the gate builds ten per decision."""
+
     rule: str
     passed: bool
     detail: str = ""
@@ -110,7 +113,7 @@ def _local_day(at: datetime, zone: str):
 def cap_reached(pack: RulePack, purpose: str, zones: tuple[str, ...], attempts: tuple[datetime, ...], at: datetime) -> str:
     """Which cap (if any) an attempt at ``at`` would exceed; '' when none."""
     cap = pack.caps.get(purpose)
-    if cap is None:
+    if cap is None or not attempts:
         return ""
     zone = zones[0]
     if cap.per_day is not None:
@@ -158,13 +161,14 @@ def _consent_reason(facts: CallFacts, pack: RulePack) -> tuple[str, str]:
         return "purpose_not_consented", f"the rule pack knows no purpose {facts.purpose!r}"
     if not facts.consents:
         return "no_consent", "no consent on record"
-    matching = [c for c in facts.consents if c.purpose == needed and c.given_at <= facts.now]
+    now = facts.now
+    matching = [c for c in facts.consents if c.purpose == needed and c.given_at <= now]
     if not matching:
         return "purpose_not_consented", f"consent on record does not cover {needed}"
-    active = [c for c in matching if c.withdrawn_at is None or c.withdrawn_at > facts.now]
+    active = [c for c in matching if c.withdrawn_at is None or c.withdrawn_at > now]
     if not active:
         return "consent_withdrawn", f"{needed} consent was withdrawn"
-    valid = [c for c in active if c.expires_at is None or c.expires_at > facts.now]
+    valid = [c for c in active if c.expires_at is None or c.expires_at > now]
     if not valid:
         return "consent_expired", f"{needed} consent expired"
     if facts.purpose in pack.written_consent_for:
@@ -174,8 +178,9 @@ def _consent_reason(facts: CallFacts, pack: RulePack) -> tuple[str, str]:
                 f"{facts.purpose} by artificial voice needs prior express written consent "
                 f"({' or '.join(sorted(pack.written_methods))})"
             )
+    first = valid[0].given_at if len(valid) == 1 else min(c.given_at for c in valid)
     sensitive = " (sensitive: separate consent)" if facts.purpose in pack.sensitive_purposes else ""
-    return "", f"{needed} consent given {min(c.given_at for c in valid).date().isoformat()}{sensitive}"
+    return "", f"{needed} consent given {first.date().isoformat()}{sensitive}"
 
 
 class Memo:
@@ -207,51 +212,88 @@ class Memo:
         return self.next_free[key]
 
 
+@lru_cache(maxsize=1024)
+def _zones_detail(zones: tuple[str, ...]) -> str:
+    return f"callee zones {', '.join(zones)}"
+
+
+_OK_VALID = Check("valid_number", True, "")
+_OK_IN_CONTACTS = Check("in_contacts", True, "numbers must come from the consent store")
+_NO_IN_CONTACTS = Check("in_contacts", False, "numbers must come from the consent store")
+_OK_DNC = Check("dnc", True, "")
+_NO_DNC = Check("dnc", False, "on the do-not-call list")
+_OK_MINOR = Check("minors", True, "")
+_OK_CAMPAIGN = Check("campaign_active", True, "")
+_NO_CAMPAIGN = Check("campaign_active", False, "")
+_OK_SCRIPT = Check("script_approved", True, "")
+_NO_SCRIPT = Check("script_approved", False,
+                   "the campaign's script changed or was never approved: submit and approve it")
+_OK_LINE = Check("line_purpose", True, "")
+_OK_CAP = Check("frequency_cap", True, "")
+
+
 def evaluate(facts: CallFacts, pack: RulePack, memo: Memo | None = None) -> Verdict:
-    """Apply every rule of ``pack`` to ``facts``. Pure and deterministic (``memo`` only caches)."""
-    checks: list[Check] = []
+    """Apply every rule of ``pack`` to ``facts``. Pure and deterministic (``memo`` only caches).
 
-    def check(rule: str, reason: str, detail: str = "") -> None:
-        checks.append(Check(rule, not reason, detail))
-        if reason:
-            reasons.append(reason)
-
-    reasons: list[str] = []
+    Written flat (no helper closures, constant Check objects) because ``Gate.check_many`` runs it
+    for every number of a campaign; the rules themselves are the ones named in the module docstring.
+    """
     if facts.number is None:
-        check("valid_number", "invalid_number", "not a valid phone number")
-        return Verdict("denied", tuple(reasons), None, tuple(checks))
-    check("valid_number", "")
-    check("in_contacts", "" if facts.in_contacts else "not_in_contacts", "numbers must come from the consent store")
-    check("dnc", "dnc" if facts.on_dnc else "", "on the do-not-call list" if facts.on_dnc else "")
+        return Verdict("denied", ("invalid_number",), None, (Check("valid_number", False, "not a valid phone number"),))
+    reasons: list[str] = []
+    checks: list[Check] = [_OK_VALID]
+    if facts.in_contacts:
+        checks.append(_OK_IN_CONTACTS)
+    else:
+        checks.append(_NO_IN_CONTACTS)
+        reasons.append("not_in_contacts")
+    if facts.on_dnc:
+        checks.append(_NO_DNC)
+        reasons.append("dnc")
+    else:
+        checks.append(_OK_DNC)
     if facts.in_contacts:
         reason, detail = _consent_reason(facts, pack)
-        check("consent", reason, detail)
+        checks.append(Check("consent", not reason, detail))
+        if reason:
+            reasons.append(reason)
         possibly_minor = facts.birth_year is not None and facts.now.year - facts.birth_year <= pack.minor_age
-        check(
-            "minors",
-            "minor_without_guardian" if possibly_minor and not facts.guardian_consent else "",
-            f"may be under {pack.minor_age}" if possibly_minor else "",
-        )
-    allowed_here = pack.line_purposes.get(facts.line_kind, frozenset())
-    check(
-        "line_purpose",
-        "" if facts.purpose in allowed_here else "line_not_permitted",
-        f"{facts.purpose} calls are not allowed on {facts.line_kind} lines" if facts.purpose not in allowed_here else "",
-    )
-    check("campaign_active", "campaign_paused" if facts.campaign_paused else "")
-    check(
-        "script_approved",
-        "" if facts.script_approved else "script_not_approved",
-        "" if facts.script_approved else "the campaign's script changed or was never approved: submit and approve it",
-    )
+        if possibly_minor:
+            blocked = not facts.guardian_consent
+            checks.append(Check("minors", not blocked, f"may be under {pack.minor_age}"))
+            if blocked:
+                reasons.append("minor_without_guardian")
+        else:
+            checks.append(_OK_MINOR)
+    if facts.purpose in pack.line_purposes.get(facts.line_kind, frozenset()):
+        checks.append(_OK_LINE)
+    else:
+        checks.append(Check("line_purpose", False, f"{facts.purpose} calls are not allowed on {facts.line_kind} lines"))
+        reasons.append("line_not_permitted")
+    if facts.campaign_paused:
+        checks.append(_NO_CAMPAIGN)
+        reasons.append("campaign_paused")
+    else:
+        checks.append(_OK_CAMPAIGN)
+    if facts.script_approved:
+        checks.append(_OK_SCRIPT)
+    else:
+        checks.append(_NO_SCRIPT)
+        reasons.append("script_not_approved")
     zones = facts.callee_zones
     if memo is not None:
         in_window = memo.in_window(pack, facts.region, zones, facts.now)
     else:
         in_window = in_calling_window(pack, facts.region, zones, facts.now)
-    check("quiet_hours", "" if in_window else "quiet_hours", f"callee zones {', '.join(zones)}")
+    checks.append(Check("quiet_hours", in_window, _zones_detail(zones)))
+    if not in_window:
+        reasons.append("quiet_hours")
     cap = cap_reached(pack, facts.purpose, zones, facts.attempts, facts.now)
-    check("frequency_cap", "frequency_cap" if cap else "", cap)
+    if cap:
+        checks.append(Check("frequency_cap", False, cap))
+        reasons.append("frequency_cap")
+    else:
+        checks.append(_OK_CAP)
 
     if not reasons:
         return Verdict("allowed", (), None, tuple(checks))
