@@ -248,8 +248,6 @@ def _counts(db_path: Path) -> dict[str, int]:
 
 def create_backup(data_dir: Path, out: Path, passphrase: str, kdf: KdfParams | None = None) -> BackupReport:
     """Write an encrypted backup of ``data_dir`` to ``out`` (atomically: ``out`` appears only when complete)."""
-    from callbox import __version__
-
     check_passphrase(passphrase)
     data_dir, out = Path(data_dir), Path(out)
     db_path = data_dir / DB_NAME

@@ -221,7 +221,11 @@ def apply_bundle(
     health: str = DEFAULT_HEALTH,
     allow_downgrade: bool = False,
     health_runner: Callable[[str, Path, Path], tuple[bool, str]] = run_health,
+    after_rollback: str | None = None,
 ) -> ApplyReport:
+    """Install ``bundle``. ``health`` runs after the switch (on a box: restart the services, which fails
+    when the new daemon does not reach READY); ``after_rollback`` runs after switching back (restart the
+    services again so they run the old release)."""
     root = Path(root)
     releases = root / "releases"
     releases.mkdir(parents=True, exist_ok=True)
@@ -263,6 +267,10 @@ def apply_bundle(
     if not ok:
         switch(root, previous)
         report.rolled_back = True
+        if after_rollback:
+            restarted, output = health_runner(after_rollback, root, releases / previous if previous else target)
+            if not restarted:
+                report.notes.append(f"restarting on the old release failed too: {output[-300:]}")
         return report
     report.installed = True
     _prune(releases, keep={version, previous or ""})

@@ -58,6 +58,15 @@ def test_failed_health_check_rolls_back(tmp_path, keys, capsys):
     assert "rolled back" in capsys.readouterr().err
 
 
+def test_rollback_runs_the_after_rollback_command(tmp_path, keys):
+    root = tmp_path / "opt"
+    update.apply_bundle(bundle(tmp_path, keys, "1.0.0"), keys[1], root)
+    marker = tmp_path / "restarted"
+    report = update.apply_bundle(bundle(tmp_path, keys, "1.1.0", healthy=False), keys[1], root,
+                                 after_rollback=f"sh -c 'readlink {root}/current > {marker}'")
+    assert report.rolled_back and marker.read_text().strip() == "releases/1.0.0"
+
+
 def test_first_install_failing_leaves_no_current(tmp_path, keys):
     root = tmp_path / "opt"
     report = update.apply_bundle(bundle(tmp_path, keys, "1.0.0", healthy=False), keys[1], root)

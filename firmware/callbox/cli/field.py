@@ -121,16 +121,19 @@ def cmd_update_apply(args: argparse.Namespace) -> int:
     from callbox.update import UpdateError, apply_bundle
 
     try:
-        report = apply_bundle(args.bundle, args.public_key, args.root, args.health_cmd, args.allow_downgrade)
+        report = apply_bundle(args.bundle, args.public_key, args.root, args.health_cmd, args.allow_downgrade,
+                              after_rollback=args.after_rollback_cmd)
     except UpdateError as exc:
         raise UsageError(str(exc)) from exc
-    for note in report.notes:
-        print(note)
     if report.rolled_back:
+        for note in report.notes:
+            print(note, file=sys.stderr)
         print(f"update to {report.version} FAILED its health check and was rolled back to "
               f"{report.previous or '(none)'}:\n  {report.health_output[-500:]}\n"
               "send this output to the vendor; the box keeps running the old version", file=sys.stderr)
         return 1
+    for note in report.notes:
+        print(note)
     if report.installed:
         print(f"updated {report.previous or '(none)'} -> {report.version}; health check passed")
     return EXIT_OK
@@ -274,6 +277,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--root", type=Path, default=Path("/opt/callbox"), help="holds releases/ and the current link")
     q.add_argument("--health-cmd", default="{release}/venv/bin/callbox --version",
                    help="command that must succeed after the switch ({release}, {root} are filled in)")
+    q.add_argument("--after-rollback-cmd", help="command run after a roll back, e.g. "
+                   "\"systemctl restart callbox callbox-web\"")
     q.add_argument("--allow-downgrade", action="store_true")
     q.set_defaults(func=cmd_update_apply)
     q = usub.add_parser("make", help="(build machine) sign a release directory into a bundle")
