@@ -216,8 +216,11 @@ def cmd_ups_watch(args: argparse.Namespace) -> int:
     settings = {}
     if path.exists():
         settings = tomllib.loads(path.read_text(encoding="utf-8")).get("ups", {})
+    from callbox import sdnotify
+
     if not settings and args.gpio is None:
         print("no [ups] in callbox.toml: nothing to watch")
+        sdnotify.ready("no UPS configured")  # a clean exit for the Type=notify unit
         return EXIT_OK
     config = UpsConfig(
         gpio=args.gpio if args.gpio is not None else int(settings.get("gpio", 26)),
@@ -228,8 +231,6 @@ def cmd_ups_watch(args: argparse.Namespace) -> int:
     monitor = UpsMonitor(config)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    from callbox import sdnotify
-
     sdnotify.ready(f"watching GPIO {config.gpio}")
     try:
         while not stop.wait(1.0):
