@@ -161,3 +161,28 @@ def clock_status(
             network[name] = None
     present, rtc_time = read_rtc(rtc_dir)
     return judge(now_provider(), parse_ntp_synced(timedatectl()), network, rtc_time, present, tolerance, floor)
+
+
+class CachedClockCheck:
+    """``clock_status`` for the gate, asked before every dial: a trusted answer is reused for ``ttl_s``
+    (``timedatectl`` is a subprocess), an untrusted one is asked again next time so dialing resumes as
+    soon as NTP or the modem confirms the time."""
+
+    def __init__(self, check: Callable[[], ClockStatus] = clock_status, ttl_s: float = 60.0,
+                 monotonic: Callable[[], float] | None = None) -> None:
+        import time
+
+        self._check = check
+        self._ttl = ttl_s
+        self._monotonic = monotonic or time.monotonic
+        self._last: tuple[float, ClockStatus] | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> ClockStatus:
+        with self._lock:
+            now = self._monotonic()
+            if self._last is not None and self._last[1].trusted and now - self._last[0] < self._ttl:
+                return self._last[1]
+            status = self._check()
+            self._last = (now, status)
+            return status

@@ -184,3 +184,22 @@ def test_ups_active_low_hat(factory):
         assert monitor.shutdown_finished.wait(2) and calls == [["systemctl", "poweroff"]]
     finally:
         monitor.close()
+
+
+def test_cached_clock_check_reuses_only_trusted_answers():
+    answers = [timesync.ClockStatus(False, "none", "x"), timesync.ClockStatus(True, "ntp", "ok")]
+    calls = []
+    t = [0.0]
+
+    def check():
+        calls.append(1)
+        return answers[min(len(calls) - 1, 1)]
+
+    cached = timesync.CachedClockCheck(check, ttl_s=60, monotonic=lambda: t[0])
+    assert not cached().trusted
+    assert cached().trusted and len(calls) == 2  # untrusted is asked again at once
+    t[0] = 30
+    assert cached().trusted and len(calls) == 2  # trusted is reused within the ttl
+    t[0] = 61
+    cached()
+    assert len(calls) == 3
