@@ -138,3 +138,8 @@ def _compare(box, data):
     batch = box.gate.check_many(raws, purpose, at, line)
     single = [box.gate.check(r, purpose, at, line) for r in raws]
     assert batch == single
+    # A batch of at least CHUNK numbers reads DNC and attempts whole (the snapshot path): same verdicts.
+    from callbox.compliance.facts import CHUNK
+
+    repeats = CHUNK // len(raws) + 1
+    assert box.gate.check_many(raws * repeats, purpose, at, line) == single * repeats
