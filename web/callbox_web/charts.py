@@ -61,7 +61,7 @@ def _axis(top: float, percent: bool) -> list[str]:
 def bar_chart(labels: list[str], values: list[float], title: str, empty_text: str = "",
               label_every: int = 1) -> Markup:
     """Vertical bars, e.g. calls per hour of the day."""
-    top = _nice_max(max(values, default=0))
+    top = max(_nice_max(max(values, default=0)), 4)  # counts: whole numbers on the axis
     body = _axis(top, False)
     n = max(len(values), 1)
     plot_w, plot_h = W - PAD_L - PAD_R, H - PAD_T - PAD_B

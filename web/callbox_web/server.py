@@ -196,10 +196,16 @@ def serve(
 
         def close_all() -> None:
             for channel in list(server._map.values()):
-                channel.handle_close()
+                try:
+                    channel.handle_close()
+                except OSError:  # a client that already went away
+                    pass
             closed.set()
 
-        server.trigger.pull_trigger(close_all)
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:
+            close_all()
         closed.wait(5)
         threads[0].join(5)
         server.task_dispatcher.shutdown(timeout=3)
