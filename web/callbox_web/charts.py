@@ -34,16 +34,18 @@ def _fmt(value: float, percent: bool) -> str:
     return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
 
 
-def _frame(title: str, body: list[str], empty: bool, empty_text: str) -> Markup:
+def _frame(title: str, body: list[str], empty: bool, empty_text: str, height: int = H) -> Markup:
+    """The chart with its title as a visible caption (and as the SVG's accessible name)."""
     parts = [
-        f'<svg class="chart" viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}" '
+        f'<figure class="chart-figure"><figcaption>{escape(title)}</figcaption>',
+        f'<svg class="chart" viewBox="0 0 {W} {height}" role="img" aria-label="{escape(title)}" '
         'xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
         *body,
     ]
     if empty:
-        parts.append(f'<text class="chart-empty" x="{W / 2}" y="{H / 2}" text-anchor="middle">{escape(empty_text)}</text>')
-    parts.append("</svg>")
+        parts.append(f'<text class="chart-empty" x="{W / 2}" y="{height / 2}" text-anchor="middle">{escape(empty_text)}</text>')
+    parts.append("</svg></figure>")
     return Markup("".join(parts))
 
 
@@ -84,7 +86,8 @@ def share_bars(items: list[tuple[str, int]], title: str, empty_text: str = "") -
     """Horizontal bars with counts and shares, e.g. call outcomes."""
     total = sum(v for _, v in items)
     rows = max(len(items), 1)
-    row_h = min(32, (H - 16) / rows)
+    row_h = 34
+    height = max(90, int(16 + rows * row_h))
     label_w = 200
     body = []
     for i, (label, value) in enumerate(items):
@@ -97,7 +100,7 @@ def share_bars(items: list[tuple[str, int]], title: str, empty_text: str = "") -
                     f'height="{row_h - 8:.1f}"><title>{escape(label)}: {value}</title></rect>')
         body.append(f'<text class="chart-value" x="{label_w + width + 6:.1f}" y="{y + row_h * 0.62:.1f}">'
                     f"{value} ({share})</text>")
-    return _frame(title, body, total == 0, empty_text)
+    return _frame(title, body, total == 0, empty_text, height)
 
 
 def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], title: str,
