@@ -53,14 +53,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # -- run -----------------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    """The daemon: start the configured lines and work through running campaigns until stopped."""
+    """The daemon: start the configured lines and work through running campaigns until stopped.
+
+    Under systemd (Type=notify) it reports READY once lines and voices are up, and pings the
+    watchdog only while the main loop or calls make progress, so a stuck daemon gets restarted.
+    """
     import logging
 
-    from callbox.daemon import CallBox
+    from callbox import sdnotify, timesync
+    from callbox.clock import OffsetClock
+    from callbox.daemon import CallBox, InboundHandler
     from callbox.provision import ProvisionError, read_lines
     from callbox.store import models as m
-
-    from callbox.clock import OffsetClock
     from callbox.store import open_store
 
     log = logging.getLogger("callbox.run")
@@ -77,6 +81,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not lines_cfg:
         raise UsageError(f"no lines configured: add a [[lines]] table to {args.data}/lines.toml (see the examples there)")
     box = CallBox(args.data, clock, store)
+    watchdog = sdnotify.Watchdog.from_env(stall_s=max(900.0, 3 * args.poll))
+    box.call_listeners.append(watchdog.beat)  # call progress counts as progress
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -87,25 +93,29 @@ def cmd_run(args: argparse.Namespace) -> int:
                 fields = {k: v for k, v in cfg.items() if k in SipAccountConfig.__dataclass_fields__}
                 line = SipLine(cfg["id"], box.authority, SipAccountConfig(**fields))
             else:
-                from callbox.lines.gsm import GsmLine  # provided by the GSM line module
-
-                from callbox.daemon import InboundHandler
+                from callbox.lines.gsm import GsmLine
 
                 line = GsmLine.from_config(cfg, box.authority, box.clock, handler=InboundHandler(box.store))
+                timesync.register_network_time_source(cfg["id"], line.network_time)
             box.add_line(line)
             line.start()
             log.info("line started", extra={"line": cfg["id"]})
         box.load_voice()
+        sdnotify.ready(f"{len(box.lines)} line(s) started")
+        watchdog.start()
         print(f"callbox running with {len(box.lines)} line(s); Ctrl-C or SIGTERM stops it", flush=True)
         while not stop.is_set():
-            for campaign in m.Campaign.select().where(m.Campaign.status == "running"):
+            watchdog.beat()
+            for campaign in list(m.Campaign.select().where(m.Campaign.status == "running")):
                 box.run_campaign(campaign)
-            stop.wait(args.poll)
             if args.once:
                 break
+            stop.wait(args.poll)
     except KeyboardInterrupt:
         pass
     finally:
+        sdnotify.stopping()
+        watchdog.stop()
         box.close()
     return EXIT_OK
 
