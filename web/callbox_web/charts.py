@@ -113,7 +113,7 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
     n = max(len(labels), 1)
     step = plot_w / max(n - 1, 1)
     for i, label in enumerate(labels):
-        if i % label_every == 0:
+        if (n - 1 - i) % label_every == 0:  # count from the end: the latest day is always labelled
             body.append(f'<text class="chart-label" x="{PAD_L + i * step:.1f}" y="{H - PAD_B + 16}" '
                         f'text-anchor="middle">{escape(label)}</text>')
     for k, (name, vs) in enumerate(series):
@@ -124,6 +124,6 @@ def line_chart(labels: list[str], series: list[tuple[str, list[float | None]]], 
         for (x, y), v in zip(points, [v for v in vs if v is not None]):
             body.append(f'<circle class="chart-dot chart-line-{k}" cx="{x:.1f}" cy="{y:.1f}" r="3">'
                         f"<title>{escape(name)}: {_fmt(v, percent)}</title></circle>")
-        body.append(f'<rect class="chart-key chart-line-{k}" x="{PAD_L + 8 + k * 180}" y="{PAD_T}" width="12" height="12"/>')
-        body.append(f'<text class="chart-label" x="{PAD_L + 24 + k * 180}" y="{PAD_T + 11}">{escape(name)}</text>')
+        body.append(f'<rect class="chart-key chart-line-{k}" x="{PAD_L + 40 + k * 200}" y="{PAD_T + 8}" width="12" height="12"/>')
+        body.append(f'<text class="chart-label" x="{PAD_L + 58 + k * 200}" y="{PAD_T + 19}">{escape(name)}</text>')
     return _frame(title, body, not values, empty_text)
