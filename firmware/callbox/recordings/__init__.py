@@ -18,19 +18,41 @@ from callbox.clock import Clock, SystemClock
 AuditFn = Callable[[str, str, dict], None]
 
 
-def audit_hook(data_dir: Path, clock: Clock | None = None) -> AuditFn:
+def audit_hook(data_dir: Path, clock: Clock | None = None, actor: str | None = None) -> AuditFn:
     """Return ``audit(action, subject, details)`` for recording access (who, when, why, which).
 
-    For now it appends JSON lines to ``<data>/recordings/access.log`` (fsynced: an access record that a
-    crash can lose is worthless). The store owner will point this at the hash-chained audit log; keep
-    every caller going through this one function.
+    Every access goes into the store's hash-chained audit log (the same chain ``callbox audit verify``
+    checks), as ``recording.<action>``, in its own committed transaction before the audio is
+    released. Without a store (keys used on a bare directory) it falls back to an fsynced JSON-lines
+    file ``<data>/recordings/access.log`` so no access goes unrecorded.
     """
-    log = Path(data_dir) / "recordings" / "access.log"
     clock = clock or SystemClock()
+    who = actor or os.environ.get("SUDO_USER") or os.environ.get("USER") or "operator"
+    data_dir = Path(data_dir)
 
     def audit(action: str, subject: str, details: dict) -> None:
+        from callbox.store.db import DB_FILENAME
+
+        if (data_dir / DB_FILENAME).exists():
+            from callbox.store import audit as chain
+            from callbox.store import models
+            from callbox.store.db import Store, open_store
+
+            path = data_dir / DB_FILENAME
+            bound = models.database_proxy.obj
+            if bound is not None and Path(bound.database).resolve() == path.resolve():
+                # This process already has the store open (e.g. the panel): use it, don't rebind.
+                chain.append(Store(bound, path, clock), str(details.get("by", who)), f"recording.{action}", subject, details)
+                return
+            store = open_store(data_dir, clock)
+            try:
+                chain.append(store, str(details.get("by", who)), f"recording.{action}", subject, details)
+            finally:
+                store.close()
+            return
+        log = data_dir / "recordings" / "access.log"
         log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        line = {"at": clock.now().isoformat(), "action": action, "subject": subject, "details": details}
+        line = {"at": clock.now().isoformat(), "action": action, "subject": subject, "details": details, "by": who}
         fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, (json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n").encode())
