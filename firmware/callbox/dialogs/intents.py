@@ -5,7 +5,8 @@ replies, and every rule here is readable by the next engineer and testable. The 
 (tests/data/voice_eval.csv, scripts/eval_voice.py) is the contract for changes.
 
 How a reply is read, in order:
-1. normalise (lower case, full-width punctuation, Chinese spaces removed);
+1. normalise (lower case, full-width punctuation, Chinese spaces removed); Chinese sound-alikes of key
+   words are repaired (:mod:`callbox.dialogs.phonetic`: 扫扰 → 骚扰) after benign idioms are blanked;
 2. *benign* idioms that contain alarming words are blanked out first: 不要紧 is not 不要, "no problem"
    is not "no", "stop, let me get a pen" is not "stop calling", "don't worry" is not "don't";
 3. the first rule that matches wins: stop_recording, opt_out, handoff, call_later, repeat, keep the
@@ -59,15 +60,18 @@ ZH_STOP_RECORDING = _rx(
 )
 ZH_OPT_OUT = _rx(
     _ZH_NEG + r"(再|在)?(给我|跟我|和我)?" + _ZH_CALL,
-    r"不(想|需要|希望|愿意)(再)?(接|收|听)(到)?(你们的|这种|这样的|这类)?(电话|来电)",
+    r"不(想|需要|希望|愿意)(再)?(接|收|听)(到)?.{0,4}(电话|来电)",
+    r"名单(里|中|上)?.{0,2}(掉|调|除|删)",
     r"(拒绝|拒接)(接听)?(你们)?(的)?(电话|来电)",
-    r"(把我|我的号码|这个号码|我)(从)?.*(删|移除|去掉|拿掉|划掉|拉黑|加入.*(免打扰|黑名单))",
+    r"(把我|我的号码|这个号码)(从)?.{0,8}(删|移除|去掉|拿掉|划掉|拉黑|加入.{0,4}(免打扰|黑名单))",
     r"(免打扰|退订|拉黑|黑名单|取消订阅)",
-    r"再打(我)?(就)?(投诉|报警|举报)",
+    r"再打.{0,5}(投诉|报警|举报)",
     r"(投诉|举报)你们",
     r"烦死了",
 )
 ZH_OPT_OUT_WEAK = _rx(r"^(我|你们|我真的|真)?(别打扰我?|别烦我|烦不烦|不需要|不感兴趣|没兴趣)(了|啊)?$", r"^(别烦|烦)")
+# A request not to be called again whose verb the recogniser lost ("请幕再来电"): ask once.
+ZH_OPT_OUT_SOUNDS = _rx(r"^.{0,3}再(来电|打过来|打来|打电话|联系)")
 ZH_HANDOFF = _rx(
     r"(转|找|换|要)(个)?(人工|真人|客服|工作人员|医生|大夫|前台|护士)",
     r"(跟|和|与)(你们的)?(工作人员|医生|大夫|人工|真人|前台|护士|客服)(说|讲|聊|通话|谈)",
@@ -104,6 +108,7 @@ EN_OPT_OUT = _rx(
     r"\b(don'?t|do not) want (to be )?(contacted|called)\b", r"\b(don'?t|do not) want you to (call|contact|ring)\b",
     r"\b(take|remove|delete) (me|my number|this number)\b.*\b(list|off|from)\b",
     r"\b(delete|lose|remove|erase|forget) (my|this) number\b",
+    r"\b(my|this) number (from|off) (your|the) (\w+ )?list\b",
     r"\b(put|add) (me|my number) on (the|your)? ?do not call\b",
     r"\bdo not call list\b",
     r"\bunsubscribe\b",
@@ -113,7 +118,7 @@ EN_OPT_OUT = _rx(
     r"\bleave me alone\b",
     r"\bquit calling\b",
 )
-EN_OPT_OUT_WEAK = _rx(r"^\W*stop\W*$", r"\b(don'?t|do not) (call|ring) (me |us )?back\b", r"^\W*(not interested|no thanks|no thank you|i'?m not interested)\W*$")
+EN_OPT_OUT_WEAK = _rx(r"^\W*stop\W*$", r"\bstop \w+ing (me|us|this number)\b", r"\b(don'?t|do not) (call|ring) (me |us )?back\b", r"^\W*(not interested|no thanks|no thank you|i'?m not interested)\W*$")
 EN_HANDOFF = _rx(
     r"\b(real|a|human|live) (person|human|agent|operator|receptionist)\b",
     r"\b(talk|speak) (to|with) (someone|somebody|a human|the doctor|a doctor|staff|reception|the receptionist|a nurse|the nurse)\b",
@@ -163,7 +168,9 @@ def classify(text: str, language: str) -> Intent:
 
 
 def _classify_zh(t: str) -> Intent:
-    benign = ZH_BENIGN.sub("，", t)
+    from callbox.dialogs.phonetic import repair
+
+    benign = repair(ZH_BENIGN.sub("，", t))
     bare = benign.strip("，,.!?;: ")
     rules = (
         (ZH_STOP_RECORDING, "stop_recording", 1.0),
@@ -179,6 +186,7 @@ def _classify_zh(t: str) -> Intent:
         (ZH_HANDOFF, "handoff", 1.0),
         (ZH_CALL_LATER, "call_later", 1.0),
         (ZH_REPEAT, "repeat", 0.9),
+        (ZH_OPT_OUT_SOUNDS, "opt_out", 0.6),
         (ZH_KEEP, "consent_yes", 0.8),
         (ZH_NO, "consent_no", 0.9),
         (ZH_QUESTION, "question", 0.7),
@@ -220,6 +228,24 @@ def _classify_en(t: str) -> Intent:
     if m := _search(EN_YES, rest):
         return Intent("consent_yes", 0.9, m)
     return Intent("unknown", 0.3)
+
+
+def classify_hypotheses(text: str, alternatives: tuple[str, ...] | list[str], language: str) -> Intent:
+    """Classify the best transcript, then let the engine's other hypotheses raise an *unsure* opt-out.
+
+    Why: on a phone line the recogniser often has "stop calling me" as its second guess when its
+    first is "start calling me". An opt-out found only in an alternative is never written to the DNC
+    list on its own (confidence 0.6): the dialog asks once, so recall rises while a benign reply can
+    at worst cause one polite question.
+    """
+    best = classify(text, language)
+    if best.name in ("opt_out", "stop_recording", "handoff"):
+        return best
+    for alternative in alternatives:
+        other = classify(alternative, language)
+        if other.name == "opt_out":
+            return Intent("opt_out", min(other.confidence, 0.6), other.matched)
+    return best
 
 
 # Phrases for keyword-spotting engines (Vosk grammar mode): what a callee says to the box, short.

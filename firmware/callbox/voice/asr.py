@@ -1,24 +1,28 @@
-"""Speech to text behind one :class:`Recognizer` interface.
+"""Speech to text behind one :class:`Recognizer` interface, several engines.
 
-Default engine here is faster-whisper with the multilingual Whisper *base* model (CTranslate2, int8),
-fed whole VAD segments at the line rate (upsampled to 16 kHz as Whisper expects). The language is
-always forced (auto-detection confuses unclear Mandarin) and the output length is capped, because
-Whisper can loop on unclear audio. Chinese is steered to simplified characters with a simplified
-initial prompt.
+Engines (each in a module of its own, loaded only when used):
+- ``whisper`` (:mod:`callbox.voice.asr_whisper`): faster-whisper, multilingual Whisper *base*, int8.
+  The default for zh and en: the only installed model that understands both (docs/voice.md has the
+  measurements). Run with a *short encoder context* so a 1 s reply costs ~0.25 s, not ~1.2 s.
+- ``vosk`` (:mod:`callbox.voice.asr_vosk`): Kaldi, truly streaming, with a grammar mode (phrase list +
+  ``[unk]``) for keyword spotting. Production images carry vosk-model-small-cn/en; here only a Korean
+  model is installed, which proves the integration, not the accuracy.
+- ``sphinx`` (:mod:`callbox.voice.asr_sphinx`): pocketsphinx with its bundled US English model and a
+  small grammar; fast and tiny, inaccurate on 8 kHz audio (measured).
+
+Every engine takes line audio (8 kHz, 16-bit mono PCM) exactly as the line delivers it, and says
+which language it was asked for; none detects languages (auto-detection confuses unclear Mandarin).
 """
 
 from __future__ import annotations
 
-import logging
-import threading
+import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, Sequence, runtime_checkable
 
-import numpy as np
-
-from callbox.voice import audio, models
-
-log = logging.getLogger(__name__)
+ENGINES = ("whisper", "vosk", "sphinx")
+# Picked by measurement on the evaluation set (scripts/eval_voice.py, docs/voice.md).
+DEFAULT_ENGINE = {"zh": "whisper", "en": "whisper"}
 
 
 @dataclass(frozen=True)
@@ -26,50 +30,116 @@ class Transcript:
     text: str
     language: str
     confidence: float  # 0..1, the engine's own estimate
+    engine: str = ""
+    elapsed_ms: int = 0  # wall time the engine spent on this result
+    alternatives: tuple[str, ...] = ()  # the engine's other hypotheses, best first (n-best), if any
 
 
 class Recognizer(Protocol):
+    """Whole-utterance recognition: one VAD segment in, one transcript out. Thread-safe."""
+
+    name: str
+
     def transcribe(self, pcm8k: bytes, language: str) -> Transcript: ...
 
 
-_PROMPTS = {"zh": "以下是普通话的电话录音，使用简体中文。", "en": "A phone call."}
+@runtime_checkable
+class RecognizerStream(Protocol):
+    """One utterance fed frame by frame while the callee is still speaking."""
 
-# Traditional → simplified for characters Whisper base tends to emit in phone replies. Intent matching
-# works on simplified text; this small table avoids a dependency for a handful of characters.
-_T2S = str.maketrans("這們說話時電還別謝請預約確認時間錄音沒關係個會來為您嗎麼對給號碼聽見話題問題",
-                     "这们说话时电还别谢请预约确认时间录音没关系个会来为您吗么对给号码听见话题问题")
+    def accept(self, pcm8k: bytes) -> str:
+        """Feed audio; returns the partial text so far (may be empty)."""
+
+    def finish(self) -> Transcript: ...
 
 
-class WhisperRecognizer:
-    def __init__(self, threads: int = 2, beam_size: int = 5) -> None:
-        from faster_whisper import WhisperModel
+@runtime_checkable
+class StreamingRecognizer(Protocol):
+    name: str
 
-        self._model = WhisperModel(str(models.whisper_base()), device="cpu", compute_type="int8", cpu_threads=threads)
-        self._beam = beam_size
-        self._lock = threading.Lock()
+    def transcribe(self, pcm8k: bytes, language: str) -> Transcript: ...
+
+    def stream(self, language: str, grammar: Sequence[str] | None = None) -> RecognizerStream: ...
+
+
+class BufferedStream:
+    """The streaming interface over a whole-utterance engine: collect, then recognise at finish."""
+
+    def __init__(self, recognizer: Recognizer, language: str) -> None:
+        self._recognizer = recognizer
+        self._language = language
+        self._pcm = bytearray()
+
+    def accept(self, pcm8k: bytes) -> str:
+        self._pcm.extend(pcm8k)
+        return ""
+
+    def finish(self) -> Transcript:
+        return self._recognizer.transcribe(bytes(self._pcm), self._language)
+
+
+def open_stream(recognizer: Recognizer, language: str, grammar: Sequence[str] | None = None) -> RecognizerStream:
+    """A stream from any recognizer: native when it streams, buffered otherwise."""
+    if isinstance(recognizer, StreamingRecognizer):
+        return recognizer.stream(language, grammar)
+    return BufferedStream(recognizer, language)
+
+
+class LanguageRouter:
+    """One recognizer per language behind the single interface (e.g. Vosk for en, Whisper for zh)."""
+
+    name = "router"
+
+    def __init__(self, engines: dict[str, Recognizer], fallback: Recognizer | None = None) -> None:
+        self.engines = engines
+        self.fallback = fallback or next(iter(engines.values()))
+
+    def for_language(self, language: str) -> Recognizer:
+        return self.engines.get(language, self.fallback)
 
     def transcribe(self, pcm8k: bytes, language: str) -> Transcript:
-        samples = audio.resample(audio.to_float(pcm8k), audio.LINE_RATE, 16000)
-        if samples.size < 1600:  # under 0.1 s: nothing to hear
-            return Transcript("", language, 0.0)
-        # Whisper drops very short words at the edges of a clip ("同意。"); a little silence helps.
-        pad = np.zeros(4800, dtype=np.float32)
-        samples = np.concatenate([pad, samples, pad])
-        with self._lock:
-            segments, _info = self._model.transcribe(
-                samples,
-                language=language,
-                beam_size=self._beam,
-                initial_prompt=_PROMPTS.get(language),
-                condition_on_previous_text=False,
-                without_timestamps=True,
-                vad_filter=False,
-                max_new_tokens=64,
-                temperature=0.0,
-            )
-            segments = list(segments)
-        text = "".join(s.text for s in segments).strip()
-        if language == "zh":
-            text = text.translate(_T2S)
-        confidence = float(np.exp(np.mean([s.avg_logprob for s in segments]))) if segments else 0.0
-        return Transcript(text, language, confidence)
+        return self.for_language(language).transcribe(pcm8k, language)
+
+
+def load_recognizer(engine: str = "whisper", language: str = "en", **options: Any) -> Recognizer:
+    """Load one engine. ``language`` matters for single-language models (vosk, sphinx)."""
+    if engine == "whisper":
+        from callbox.voice.asr_whisper import WhisperRecognizer
+
+        return WhisperRecognizer(**options)
+    if engine == "vosk":
+        from callbox.voice.asr_vosk import VoskRecognizer
+
+        return VoskRecognizer(language=language, **options)
+    if engine == "sphinx":
+        from callbox.voice.asr_sphinx import SphinxRecognizer
+
+        return SphinxRecognizer(**options)
+    raise ValueError(f"unknown ASR engine {engine!r}; one of {', '.join(ENGINES)}")
+
+
+def load_default(languages: Sequence[str] = ("zh", "en")) -> Recognizer:
+    """The measured default per language, sharing one model where engines coincide."""
+    loaded: dict[str, Recognizer] = {}
+    per_language: dict[str, Recognizer] = {}
+    for language in languages:
+        engine = DEFAULT_ENGINE.get(language, "whisper")
+        key = engine if engine == "whisper" else f"{engine}:{language}"
+        if key not in loaded:
+            loaded[key] = load_recognizer(engine, language)
+        per_language[language] = loaded[key]
+    if len(loaded) == 1:
+        return next(iter(loaded.values()))
+    return LanguageRouter(per_language)
+
+
+def timed(engine: str, language: str, started: float, text: str, confidence: float) -> Transcript:
+    return Transcript(text, language, confidence, engine, int((time.monotonic() - started) * 1000))
+
+
+def __getattr__(name: str) -> Any:  # keeps ``from callbox.voice.asr import WhisperRecognizer`` working
+    if name == "WhisperRecognizer":
+        from callbox.voice.asr_whisper import WhisperRecognizer
+
+        return WhisperRecognizer
+    raise AttributeError(name)

@@ -63,3 +63,26 @@ def whisper_base() -> Path:
                 shutil.copyfileobj(src, out, 1 << 20)
     tmp.replace(target / "model.bin")
     return target
+
+
+def vosk_model(language: str) -> Path:
+    """A Vosk model for ``language``: ``$CALLBOX_MODELS/vosk-<lang>`` (production images carry
+    vosk-model-small-cn and -en there), else a PyPI package ``vosk-model-<lang>`` (here: Korean only)."""
+    override = models_dir() / f"vosk-{language}"
+    if (override / "am").exists() or (override / "conf").exists():
+        return override
+    package = f"vosk_model_{language}"
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModelMissing(
+            f"no Vosk model for {language!r}: put one in {override} (scripts/fetch-models.sh on the SD image)"
+        )
+    return Path(spec.origin).parent / "model"
+
+
+def sphinx_model_en() -> Path:
+    """The US English acoustic model and dictionary that the ``pocketsphinx`` wheel bundles."""
+    spec = importlib.util.find_spec("pocketsphinx")
+    if spec is None or spec.origin is None:
+        raise ModelMissing("python package 'pocketsphinx' is not installed (pip install pocketsphinx)")
+    return Path(spec.origin).parent / "model" / "en-us"

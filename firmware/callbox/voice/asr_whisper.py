@@ -1,0 +1,182 @@
+"""Whisper base (faster-whisper / CTranslate2, int8) with a short encoder context.
+
+Why not ``WhisperModel.transcribe``: it always pads audio to a 30 s window, and the encoder cost is
+proportional to the window — ~1.2 s on two x86 cores for a one-second "yes". Phone replies are short,
+so this module encodes only ``max(len(audio), min_context)`` (the *audio_ctx* trick of whisper.cpp):
+~0.1 s encoder + ~0.1 s decoder for a short reply, with the same text on our evaluation set
+(scripts/eval_voice.py compares both; ``short_context=False`` restores the 30 s window).
+
+The language is always forced, output length is capped (Whisper loops on unclear audio), Chinese is
+steered to simplified characters by the initial prompt and a small traditional→simplified table, and
+well-known hallucinations on noise ("谢谢观看", "Thank you.") are dropped when Whisper itself thinks
+there was no speech.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import numpy as np
+
+from callbox.voice import audio, models
+from callbox.voice.asr import Transcript
+
+_PROMPTS = {"zh": "以下是普通话的电话录音，使用简体中文。", "en": "A phone call."}
+# Biased ("hotword") prompts. Measured on the evaluation set and NOT used: in Chinese Whisper base
+# answers a long prompt with nothing at all, in English it raises WER without raising recall
+# (docs/voice.md). Kept for the next model, where it may pay.
+HOTWORD_PROMPTS = {
+    "zh": "以下是普通话的电话录音，使用简体中文。好的，同意，确认，是的，不行，不要再打了，别打扰，骚扰，退订，免打扰，转人工。",
+    "en": "A phone call. Yes, okay, no problem. Stop calling me. Unsubscribe. Leave me alone. Opt out. Delete my number.",
+}
+
+# Traditional → simplified for characters Whisper base tends to emit in phone replies. Intent matching
+# works on simplified text; this small table avoids a dependency for a handful of characters.
+_T2S = str.maketrans(
+    "這們說話時電還別謝請預約確認間錄音沒關係個會來為嗎麼對給號碼聽見題問擾單刪內聯繫轉掉開車樣讓點時應該準",
+    "这们说话时电还别谢请预约确认间录音没关系个会来为吗么对给号码听见题问扰单删内联系转掉开车样让点时应该准",
+)
+
+# What Whisper says over silence or noise (subtitle credits in its training data).
+_HALLUCINATIONS = ("谢谢观看", "请不吝点赞", "字幕", "订阅我的频道", "thank you for watching", "thanks for watching",
+                   "subscribe to")
+_SAMPLES_PER_FRAME = 160  # 10 ms of 16 kHz audio per mel frame
+_FULL_CONTEXT = 3000
+
+
+class WhisperRecognizer:
+    name = "whisper"
+
+    def __init__(
+        self,
+        threads: int = 2,
+        beam_size: int = 4,
+        alternatives: int = 4,
+        short_context: bool = True,
+        min_context_frames: int = 500,
+        max_tokens: int = 64,
+        prompts: dict[str, str] | None = None,
+    ) -> None:
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+
+        self._whisper = WhisperModel(str(models.whisper_base()), device="cpu", compute_type="int8", cpu_threads=threads)
+        self._tokenizers = {
+            lang: Tokenizer(self._whisper.hf_tokenizer, True, task="transcribe", language=lang) for lang in ("zh", "en")
+        }
+        self._beam = beam_size
+        self._short = short_context
+        self._min_frames = min_context_frames
+        self._max_tokens = max_tokens
+        self._prompts = dict(_PROMPTS if prompts is None else prompts)
+        self._alternatives = max(1, min(alternatives, beam_size))
+        self._lock = threading.Lock()
+        self.name = "whisper" if short_context else "whisper-30s"
+
+    def _tokenizer(self, language: str):
+        if language not in self._tokenizers:
+            from faster_whisper.tokenizer import Tokenizer
+
+            self._tokenizers[language] = Tokenizer(self._whisper.hf_tokenizer, True, task="transcribe", language=language)
+        return self._tokenizers[language]
+
+    def _prompt(self, language: str) -> list[int]:
+        tok = self._tokenizer(language)
+        prompt = []
+        if self._prompts.get(language):
+            prompt = [tok.sot_prev] + tok.encode(" " + self._prompts[language])
+        return prompt + list(tok.sot_sequence) + [tok.no_timestamps]
+
+    def _features(self, samples: np.ndarray) -> np.ndarray:
+        frames = (samples.size + _SAMPLES_PER_FRAME - 1) // _SAMPLES_PER_FRAME
+        if self._short:
+            context = min(_FULL_CONTEXT, max(self._min_frames, (frames + 99) // 100 * 100 + 100))
+        else:
+            context = _FULL_CONTEXT
+        padded = np.zeros(context * _SAMPLES_PER_FRAME, dtype=np.float32)
+        n = min(samples.size, padded.size)
+        padded[:n] = samples[:n]
+        features = self._whisper.feature_extractor(padded)
+        return np.ascontiguousarray(features[:, :context][None], dtype=np.float32)
+
+    def detect_language(self, pcm8k: bytes, candidates: tuple[str, ...] = ("zh", "en")) -> str:
+        """The likeliest of ``candidates`` by Whisper's language head (short context, one encoder pass)."""
+        import ctranslate2
+
+        samples = audio.resample(audio.to_float(pcm8k), audio.LINE_RATE, 16000)
+        with self._lock:
+            features = ctranslate2.StorageView.from_array(self._features(samples))
+            encoded = self._whisper.model.encode(features, to_cpu=False)
+            scores = dict(self._whisper.model.detect_language(encoded)[0])
+        return max(candidates, key=lambda lang: scores.get(f"<|{lang}|>", 0.0))
+
+    def transcribe(self, pcm8k: bytes, language: str) -> Transcript:
+        import ctranslate2
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        started = time.monotonic()
+        samples = audio.resample(audio.to_float(pcm8k), audio.LINE_RATE, 16000)
+        if samples.size < 1600:  # under 0.1 s: nothing to hear
+            return Transcript("", language, 0.0, self.name, 0)
+        # Whisper drops very short words at the edges of a clip ("同意。"); a little silence helps.
+        pad = np.zeros(4800, dtype=np.float32)
+        samples = np.concatenate([pad, samples, pad])
+        tok = self._tokenizer(language)
+        with self._lock:
+            features = ctranslate2.StorageView.from_array(self._features(samples))
+            encoded = self._whisper.model.encode(features, to_cpu=False)
+            result = self._whisper.model.generate(
+                encoded,
+                [self._prompt(language)],
+                beam_size=self._beam,
+                max_length=self._max_tokens,
+                suppress_blank=True,
+                suppress_tokens=get_suppressed_tokens(tok, [-1]),
+                return_scores=True,
+                return_no_speech_prob=True,
+                num_hypotheses=self._alternatives,
+            )[0]
+        texts = []
+        for sequence in result.sequences_ids:
+            text = tok.decode([t for t in sequence if t < tok.eot]).strip()
+            texts.append(dedupe(text.translate(_T2S) if language == "zh" else text))
+        text = texts[0] if texts else ""
+        confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
+        if _is_hallucination(text, result.no_speech_prob, confidence, self._prompts.get(language, "")):
+            return Transcript("", language, 0.0, self.name, int((time.monotonic() - started) * 1000))
+        alternatives = tuple(dict.fromkeys(t for t in texts[1:] if t and t != text))
+        return Transcript(text, language, confidence, self.name, int((time.monotonic() - started) * 1000), alternatives)
+
+
+_PUNCT = re.compile(r"[\s,.!?;:，。！？；：、]+")
+
+
+def _is_hallucination(text: str, no_speech_prob: float, confidence: float, prompt: str = "") -> bool:
+    """Whisper over noise repeats its prompt or subtitle credits; neither is something the callee said."""
+    low = text.lower()
+    if any(h in low for h in _HALLUCINATIONS):
+        return True
+    bare = _PUNCT.sub("", low)
+    if bare and confidence < 0.5 and any(bare in _PUNCT.sub("", p.lower()) or _overlap(bare, p) for p in _PROMPTS.values()):
+        return True
+    # A long stretch of the hotword prompt is the prompt coming back, not the callee.
+    if prompt and len(bare) >= 8 and bare in _PUNCT.sub("", prompt.lower()):
+        return True
+    return no_speech_prob > 0.8 and confidence < 0.3
+
+
+def _overlap(text: str, prompt: str) -> bool:
+    """Most characters of a short Chinese text come from the prompt ("这次的电话录音")."""
+    return len(text) >= 2 and sum(ch in prompt for ch in text) / len(text) >= 0.6
+
+
+def dedupe(text: str) -> str:
+    """'Yes. Yes.' → 'Yes.': Whisper base repeats very short replies."""
+    parts = [p for p in re.split(r"(?<=[.!?。！？])\s*", text) if p]
+    out: list[str] = []
+    for part in parts:
+        if not out or _PUNCT.sub("", part.lower()) != _PUNCT.sub("", out[-1].lower()):
+            out.append(part)
+    return " ".join(out) if text.isascii() else "".join(out)
