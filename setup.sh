@@ -30,7 +30,7 @@ if [ "$arch" != "x86_64" ]; then
 fi
 
 # --- Debian packages ------------------------------------------------------------------------------
-APT_PACKAGES=(espeak-ng sox sip-tester chromium libsndfile1)
+APT_PACKAGES=(espeak-ng sox sip-tester chromium fonts-wqy-microhei systemd libsndfile1)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ] && [ -z "${CALLBOX_SKIP_APT:-}" ]; then

@@ -70,22 +70,30 @@ class ContactResult:
 class VoiceStack:
     """Models loaded once per daemon: a synthesizer per language (behind a prompt cache) and ASR."""
 
-    def __init__(self, data_dir: Path, languages: tuple[str, ...] = ("zh", "en")) -> None:
+    def __init__(self, data_dir: Path, languages: tuple[str, ...] = ("zh", "en"), cache_dir: Path | None = None) -> None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         from callbox.voice.asr import WhisperRecognizer
         from callbox.voice.tts import PromptCache, load_synthesizer
 
-        self.prompts = PromptCache({lang: load_synthesizer(lang) for lang in languages}, data_dir / "cache" / "prompts")
+        self.prompts = PromptCache(
+            {lang: load_synthesizer(lang) for lang in languages}, cache_dir or data_dir / "cache" / "prompts"
+        )
         self.recognizer = WhisperRecognizer()
 
     def prewarm(self, pack: RulePack, org: m.Organisation) -> None:
-        """Render every fixed prompt now so the first audio after answer needs no synthesis."""
-        for language in self.prompts.languages():
-            phrases = pack.prologue_text(language)
-            for text in phrases.values():
-                self.prompts.render(
-                    text.format(org=org.name_for(language), callback=spoken(org.callback_number, language)), language
-                )
+        """Render every fixed prompt now so the first audio after answer needs no synthesis.
+
+        One thread per language: the engines (onnxruntime, TFLite) release the GIL while they run.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        def render_all(language: str) -> None:
+            for text in pack.prologue_text(language).values():
+                spoken_text = text.format(org=org.name_for(language), callback=spoken(org.callback_number, language))
+                self.prompts.render(spoken_text, language)
+
+        with ThreadPoolExecutor(max_workers=len(self.prompts.languages())) as pool:
+            list(pool.map(render_all, self.prompts.languages()))
 
 
 class InboundHandler:
@@ -127,9 +135,9 @@ class CallBox:
             line.add_state_listener(listener)
         self.lines.append(line)
 
-    def load_voice(self, languages: tuple[str, ...] = ("zh", "en")) -> VoiceStack:
+    def load_voice(self, languages: tuple[str, ...] = ("zh", "en"), cache_dir: Path | None = None) -> VoiceStack:
         if self.voice is None:
-            self.voice = VoiceStack(self.data_dir, languages)
+            self.voice = VoiceStack(self.data_dir, languages, cache_dir)
             self.voice.prewarm(self.pack, self.org)
         return self.voice
 

@@ -223,6 +223,25 @@ def summary_table(results: list[ContactResult], rechecks: dict[str, str]) -> Tab
     return table
 
 
+def start_panel(data_dir: Path, clock, console: Console):
+    """Serve the admin panel on http://127.0.0.1:8080 while the demo runs (another port if taken)."""
+    try:
+        import callbox_web
+    except ImportError:
+        console.print("  (admin panel not installed: pip install -e . from the repository)")
+        return None
+    for port in (8080, 0):
+        try:
+            stop = callbox_web.serve(data_dir, "127.0.0.1", port, clock=clock, in_thread=True)
+        except OSError:
+            continue
+        bound = getattr(stop, "port", port)
+        console.print(f"  admin panel: http://127.0.0.1:{bound}  (first visit asks for the setup code in "
+                      f"{data_dir / 'setup-code.txt'})", soft_wrap=True)
+        return stop
+    return None
+
+
 def run_demo(data_dir: Path, start: datetime | None = None, summary_json: Path | None = None,
              console: Console | None = None, keep: bool = False) -> list[ContactResult]:
     console = console or Console()
@@ -252,11 +271,14 @@ def run_demo(data_dir: Path, start: datetime | None = None, summary_json: Path |
     box.line_listeners.append(view.line_event)
     box.call_listeners.append(view.call_event)
     workdir = Path(tempfile.mkdtemp(prefix="callbox-phonebank-"))
+    stop_panel = None
     bank = PhoneBankProcess([c.callee for c in contacts if c.callee], workdir, data_dir.parent / ".demo-cache" / "callee")
     try:
         with console.status("loading voices (TTS zh/en, ASR) and starting the phone bank…"):
-            box.load_voice()
+            # Fixed prompts are cached beside the demo's data dir, so a second demo run starts at once.
+            box.load_voice(cache_dir=data_dir.parent / ".demo-cache" / "prompts")
             port = bank.wait_ready()
+        stop_panel = start_panel(data_dir, clock, console)
         from callbox.lines.sip import SipAccountConfig, SipLine
 
         line = SipLine("sip1", box.authority, SipAccountConfig(user="clinic", peer=f"127.0.0.1:{port}"), log_level=0)
@@ -297,6 +319,8 @@ def run_demo(data_dir: Path, start: datetime | None = None, summary_json: Path |
                     console.print(f"  {display(r.phone)}: callee heard {heard_s:.1f} s of audio; call setup "
                                   f"{r.call_setup_ms} ms; first audio {first_audio_ms(report)} ms after answer (as heard)")
     finally:
+        if stop_panel is not None:
+            stop_panel()
         box.close()
         bank.stop()
     if summary_json is not None:
