@@ -220,32 +220,55 @@ def _existing_contacts(phones: list[str]) -> dict[str, m.Contact]:
     return found
 
 
+def _contact_ids(phones: list[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for start in range(0, len(phones), BULK):
+        query = m.Contact.select(m.Contact.phone, m.Contact.id).where(m.Contact.phone.in_(phones[start : start + BULK]))
+        ids.update(query.tuples())
+    return ids
+
+
+def _count_dnc(phones: list[str]) -> int:
+    hashes = [queries.dnc_hash(p) for p in phones]
+    return sum(
+        m.DoNotCall.select().where(m.DoNotCall.phone_hash.in_(hashes[start : start + BULK])).count()
+        for start in range(0, len(hashes), BULK)
+    )
+
+
 def write_contacts(store: Store, rows: list[ParsedRow], actor: str, source: str) -> None:
     """Write validated rows in one transaction: new contacts in bulk, existing ones updated."""
     now = store.clock.now()
     with store.atomic():
-        existing = _existing_contacts([r.phone for r in rows])
+        known = _contact_ids([r.phone for r in rows])
+        existing = _existing_contacts([r.phone for r in rows if r.phone in known]) if known else {}
         new_rows = [r for r in rows if r.phone not in existing]
-        for start in range(0, len(new_rows), BULK):
-            m.Contact.insert_many(
-                [{"phone": r.phone, "name": r.name, "language": r.language, "birth_year": r.birth_year,
-                  "guardian_consent": r.guardian_consent, "created_at": now} for r in new_rows[start : start + BULK]]
-            ).execute()
+        at = m.Contact.created_at.db_value(now)
+        # executemany with plain parameters: peewee's insert_many spends ~0.2 ms per row building SQL.
+        store.db.cursor().executemany(
+            f"INSERT INTO {m.Contact._meta.table_name} (phone, name, language, birth_year, guardian_consent, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [(r.phone, r.name, r.language, r.birth_year, int(r.guardian_consent), at) for r in new_rows],
+        )
         for row in rows:
             contact = existing.get(row.phone)
             if contact is not None:
                 contact.name, contact.language = row.name or contact.name, row.language
                 contact.birth_year, contact.guardian_consent = row.birth_year, row.guardian_consent
                 contact.save()
-        ids = {c.phone: c.id for c in _existing_contacts([r.phone for r in rows]).values()}
+        ids = _contact_ids([r.phone for r in rows])
+        instant = m.Consent.given_at.db_value
         consents = [
-            {"contact": ids[r.phone], "purpose": purpose, "given_at": r.consent_at, "method": r.method,
-             "evidence": r.evidence, "collected_by": r.collected_by or actor, "expires_at": r.expires_at}
+            (ids[r.phone], purpose, instant(r.consent_at), r.method, r.evidence, r.collected_by or actor,
+             instant(r.expires_at))
             for r in rows
             for purpose in r.purposes
         ]
-        for start in range(0, len(consents), BULK):
-            m.Consent.insert_many(consents[start : start + BULK]).execute()
+        store.db.cursor().executemany(
+            f"INSERT INTO {m.Consent._meta.table_name} (contact_id, purpose, given_at, method, evidence, "
+            "collected_by, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            consents,
+        )
         audit.append(store, actor, "contacts.import", source,
                      {"rows": len(rows), "new": len(new_rows), "consents": len(consents)})
 
@@ -265,7 +288,7 @@ def import_contacts(store: Store, path: Path, actor: str = "staff") -> ImportRes
     if not result.ok:
         return result
     write_contacts(store, result.rows, actor, path.name)
-    on_dnc = sum(1 for r in result.rows if queries.is_dnc(r.phone))
+    on_dnc = _count_dnc([r.phone for r in result.rows])
     if on_dnc:
         result.notes.append(f"{on_dnc} imported number(s) are on the do-not-call list and will never be called")
     return result
@@ -283,10 +306,11 @@ def import_history(store: Store, path: Path, actor: str = "staff") -> ImportResu
     if not result.ok:
         return result
     with store.atomic():
-        attempts = [{"phone": r.phone, "purpose": r.purpose, "campaign": None, "at": r.at, "outcome": r.outcome}
-                    for r in result.rows]
-        for start in range(0, len(attempts), BULK):
-            m.Attempt.insert_many(attempts[start : start + BULK]).execute()
+        store.db.cursor().executemany(
+            f"INSERT INTO {m.Attempt._meta.table_name} (phone, purpose, campaign_id, at, outcome) "
+            "VALUES (?, ?, NULL, ?, ?)",
+            [(r.phone, r.purpose, m.Attempt.at.db_value(r.at), r.outcome) for r in result.rows],
+        )
         opted_out = 0
         for row in result.rows:
             if row.outcome == "opt_out" and queries.add_dnc(store, row.phone, "import",
