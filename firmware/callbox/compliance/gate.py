@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from callbox.clock import Clock
 from callbox.compliance.facts import CHUNK, HISTORY_WINDOW, FactLoader, Snapshot, chunks
 from callbox.compliance.permit import Permit, PermitAuthority
 from callbox.compliance.rulepack import RulePack
-from callbox.compliance.rules import CallFacts, Memo, Verdict, evaluate
+from callbox.compliance.rules import CallFacts, Check, Memo, Verdict, evaluate
 from callbox.store import audit
 from callbox.store import models as m
 from callbox.store.db import Store
@@ -46,7 +46,11 @@ class Gate:
         organisation: m.Organisation,
         clock: Clock,
         authority: PermitAuthority,
+        clock_check: Callable[[], Any] | None = None,
     ) -> None:
+        """``clock_check`` returns a :class:`callbox.timesync.ClockStatus`; when the clock is not
+        trusted (no NTP, RTC or network time), no call is placed: quiet hours depend on it."""
+        self._clock_check = clock_check
         self.store = store
         self.pack = pack
         self.org = organisation
@@ -119,6 +123,12 @@ class Gate:
         """Decide, store the decision, and on ``allowed`` record an attempt and issue a permit."""
         facts = self.facts(raw_number, purpose, None, line_kind, campaign)
         verdict = evaluate(facts, self.pack)
+        if self._clock_check is not None:
+            status = self._clock_check()
+            if not status.trusted:
+                verdict = Verdict(
+                    "deferred", ("clock_untrusted",), None, (Check("clock", False, status.detail), *verdict.checks)
+                )
         number = facts.number
         with self.store.db.atomic():
             attempt = None
