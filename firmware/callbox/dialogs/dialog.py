@@ -1,7 +1,11 @@
 """The dialog of one outbound call: the fixed prologue, then the script, with opt-out always armed.
 
 Pure: it receives events (``start``, ``said``, ``interrupted``, ``heard``, ``dtmf``, ``silence``) and
-returns :class:`Action` lists; the call session turns actions into audio, DNC writes and hang-ups.
+returns :class:`Action` lists; the call session turns actions into audio, DNC writes, transfers and
+hang-ups. The script runner (say, ask, branch, collect DTMF, confirm, transfer, hang up) lives here,
+inside the prologue and opt-out handling that no script can remove.
+
+DTMF everywhere: 1 yes, 2 no, 9 opt-out, 0 a person (a collect step takes the other digits as data).
 
 Invariants a script cannot change:
 - the first things said are the identity (organisation + callback number) and the AI disclosure, in
@@ -57,7 +61,23 @@ class Hangup:
     pass
 
 
-Action = Say | StopSpeaking | StartRecording | StopRecording | RecordOptOut | Hangup
+@dataclass(frozen=True)
+class Transfer:
+    """Hand the callee to a person: SIP REFER to ``target`` where the line can, else a callback task."""
+
+    target: str
+
+
+Action = Say | StopSpeaking | StartRecording | StopRecording | RecordOptOut | Hangup | Transfer
+
+# Phrases the box says around a handoff, when the script does not give its own.
+HANDOFF_PHRASES = {
+    "zh": {"transfer": "好的，正在为您转接工作人员，请稍候。", "callback": "好的，我们的工作人员会尽快给您回电。再见。"},
+    "en": {
+        "transfer": "Of course. Connecting you to a member of staff, please hold.",
+        "callback": "Of course. A member of our staff will call you back shortly. Goodbye.",
+    },
+}
 
 PROLOGUE_PARTS = ("identity", "ai_disclosure", "opt_out_hint")
 
@@ -71,6 +91,8 @@ class CallFacts:
     opt_out: bool = False
     outcome: str = ""
     transcript: list[dict] = field(default_factory=list)
+    collected: dict[str, str] = field(default_factory=dict)
+    handoff: str = ""  # "" | transferred | callback
 
 
 class OutboundDialog:
@@ -97,6 +119,10 @@ class OutboundDialog:
         self._reprompted = False
         self._asked_opt_out = False
         self._resume_state = ""
+        self._digits = ""
+        # Set by the session from the line: can it transfer (SIP REFER), or must staff call back?
+        self.can_transfer = True
+        self.transfer_to = script.transfer_to or self.vars.get("staff_extension", "staff")
 
     # -- helpers ---------------------------------------------------------------------------------
     def _say(self, key: str) -> Say:
@@ -147,9 +173,12 @@ class OutboundDialog:
                 self.state = "await_recording"
                 return []
             return self._enter_step(self.script.steps[0])
-        if self.state == "ending" and key in ("goodbye", "opt_out_confirm", "branch_end"):
+        if self.state == "ending" and key in ("goodbye", "opt_out_confirm", "branch_end", "handoff_callback", "step_end"):
             self.state = "done"
             return [Hangup()]
+        if self.state == "transferring" and key == "handoff_transfer":
+            self.state = "done"
+            return [Transfer(self.transfer_to)]
         return []
 
     def interrupted(self, key: str) -> list[Action]:
@@ -158,6 +187,8 @@ class OutboundDialog:
 
     def dtmf(self, digit: str) -> list[Action]:
         self.facts.transcript.append({"who": "callee", "text": f"[DTMF {digit}]"})
+        if self.state == "collect" and digit not in ("9", "0"):
+            return self._collect_digit(digit)
         intent = DTMF_INTENTS.get(digit)
         if intent is None:
             return []
@@ -179,11 +210,37 @@ class OutboundDialog:
             return self._end()
         if self.state == "confirm_opt_out":
             return self._resume()
+        if self.state == "collect":
+            if self._digits:
+                return self._collect_done()
+            if not self._reprompted:
+                self._reprompted = True
+                return [self._say("reprompt"), self._say_text("step", self._step.say[self.language])]
+            self.facts.outcome = self.facts.outcome or "no_response"
+            return self._end()
         return []
 
     @property
     def waiting_for_answer(self) -> bool:
-        return self.state in ("await_recording", "await_step", "confirm_opt_out")
+        return self.state in ("await_recording", "await_step", "confirm_opt_out", "collect")
+
+    @property
+    def expects_short_answer(self) -> bool:
+        """Yes/no-like answers are expected: the session may end turns sooner."""
+        return self.state in ("await_recording", "confirm_opt_out") or (
+            self.state == "await_step" and self._step is not None and set(self._step.on) <= {"consent_yes", "consent_no", "call_later", "handoff"}
+        )
+
+    def upcoming_texts(self) -> list[str]:
+        """Every script text this call may say, filled in: rendered ahead while the prologue plays."""
+        texts = []
+        for step in self.script.steps:
+            if step.say.get(self.language):
+                texts.append(step.say[self.language].format(**self.vars))
+            for branch in step.on.values():
+                if branch.say.get(self.language):
+                    texts.append(branch.say[self.language].format(**self.vars))
+        return texts
 
     @property
     def done(self) -> bool:
@@ -191,7 +248,7 @@ class OutboundDialog:
 
     # -- logic -----------------------------------------------------------------------------------
     def _handle(self, intent: Intent, source: str) -> list[Action]:
-        if self.state in ("done",) or (self.state == "ending" and self.facts.opt_out):
+        if self.state in ("done", "transferring") or (self.state == "ending" and self.facts.opt_out):
             return []
         if self.state == "confirm_opt_out":
             if intent.name in ("consent_yes", "opt_out"):
@@ -218,9 +275,42 @@ class OutboundDialog:
             if intent.name == "consent_yes":
                 return self._recording_answer(True, source)
             return self._recording_answer(False, source)
+        if intent.name == "handoff" and not (self.state == "await_step" and self._step and "handoff" in self._step.on):
+            return self._handoff()
         if self.state == "await_step" and self._step is not None:
             return self._step_answer(intent)
         return []
+
+    def _handoff(self) -> list[Action]:
+        """A person, now: transfer where the line can, else a callback task for staff."""
+        self.facts.outcome = "handoff"
+        phrases = HANDOFF_PHRASES.get(self.language, HANDOFF_PHRASES["en"])
+        if self.can_transfer:
+            self.state = "transferring"
+            self.facts.handoff = "transferred"
+            return [StopSpeaking(), self._say_text("handoff_transfer", phrases["transfer"])]
+        self.state = "ending"
+        self.facts.handoff = "callback"
+        return [StopSpeaking(), self._say_text("handoff_callback", phrases["callback"])]
+
+    def _collect_digit(self, digit: str) -> list[Action]:
+        assert self._step is not None and self._step.collect is not None
+        if digit == "#":
+            return self._collect_done()
+        self._digits += digit
+        if len(self._digits) >= self._step.collect.digits:
+            return self._collect_done()
+        return []
+
+    def _collect_done(self) -> list[Action]:
+        assert self._step is not None and self._step.collect is not None
+        self.facts.collected[self._step.collect.var] = self._digits
+        self.vars[self._step.collect.var] = self._digits
+        self._digits = ""
+        actions: list[Action] = [StopSpeaking()]
+        if self._step.next == "end":
+            return actions + self._end()
+        return actions + self._enter_step(self.script.step(self._step.next))
 
     def _opt_out(self, source: str) -> list[Action]:
         self.facts.opt_out = True
@@ -252,7 +342,20 @@ class OutboundDialog:
     def _enter_step(self, step: Step) -> list[Action]:
         self._step = step
         self._reprompted = False
+        if step.transfer:
+            self.transfer_to = step.transfer if step.transfer != "staff" else self.transfer_to
+            return ([self._say_text("step", step.say[self.language])] if step.say else []) + self._handoff()
+        if step.hangup:
+            self.state = "ending"
+            if step.say:
+                return [self._say_text("step_end", step.say[self.language])]
+            self.state = "done"
+            return [Hangup()]
         say = [self._say_text("step", step.say[self.language])] if step.say else []
+        if step.collect is not None:
+            self.state = "collect"
+            self._digits = ""
+            return say
         if step.is_question:
             self.state = "await_step"
             return say
@@ -273,6 +376,8 @@ class OutboundDialog:
         actions: list[Action] = [StopSpeaking()]
         if branch.say:
             actions.append(self._say_text("branch", branch.say[self.language]))
+        if branch.transfer:
+            return actions + self._handoff()[1:]
         if branch.next == "end":
             return actions + self._end()
         return actions + self._enter_step(self.script.step(branch.next))

@@ -1,7 +1,14 @@
 """Call scripts (话术) as data files, and their structural validation.
 
-A script is a TOML file: a list of steps, each with something to say per language and, for questions,
-what to do for each intent. Scripts cannot touch the prologue (identity, AI disclosure, recording
+A script is a TOML file: a list of steps, each with something to say per language and then one of:
+- ``on.<intent>`` branches: an *ask* (reprompted once on silence or an unexpected answer, then a polite
+  goodbye); a branch may say something, set the outcome, go ``next`` or ``transfer = true``;
+- ``collect = { digits = 4, var = "choice" }``: collect DTMF digits (``#`` ends early) into a variable;
+  9 and 0 keep their meaning everywhere (opt-out, a person), so menus use 1–8;
+- ``transfer = "staff"``: hand the call to a person (SIP REFER to the staff extension; on GSM a callback
+  task for staff);
+- ``hangup = true``: end the call after saying the step;
+- otherwise ``next`` (default ``end``: goodbye and hang up). Scripts cannot touch the prologue (identity, AI disclosure, recording
 question) or the opt-out listener: those are added by the dialog around every script, and a script
 that tries to define them is refused (see also ``callbox script lint`` for content rules).
 """
@@ -28,6 +35,13 @@ class Branch:
     say: dict[str, str]
     outcome: str
     next: str
+    transfer: bool = False
+
+
+@dataclass(frozen=True)
+class Collect:
+    digits: int
+    var: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,9 @@ class Step:
     say: dict[str, str]
     on: dict[str, Branch] = field(default_factory=dict)
     next: str = "end"
+    collect: Collect | None = None
+    transfer: str = ""
+    hangup: bool = False
 
     @property
     def is_question(self) -> bool:
@@ -50,6 +67,7 @@ class Script:
     languages: tuple[str, ...]
     steps: tuple[Step, ...]
     source_text: str = field(default="", repr=False, compare=False)
+    transfer_to: str = ""  # staff extension or SIP URI for handoffs; empty = the box's configured staff line
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
@@ -100,15 +118,29 @@ def parse_script(text: str) -> Script:
                 say=_say(branch.get("say"), f"{where}.on.{intent}", languages),
                 outcome=str(branch.get("outcome", intent)),
                 next=str(branch.get("next", "end")),
+                transfer=bool(branch.get("transfer", False)),
             )
-        steps.append(Step(raw["id"], _say(raw.get("say"), where, languages), branches, str(raw.get("next", "end"))))
+        collect = None
+        if "collect" in raw:
+            spec = raw["collect"]
+            if not isinstance(spec, dict) or int(spec.get("digits", 0)) < 1 or not spec.get("var"):
+                raise ScriptError(f"{where}.collect needs digits (≥ 1) and var")
+            collect = Collect(int(spec["digits"]), str(spec["var"]))
+        transfer = raw.get("transfer", "")
+        steps.append(
+            Step(
+                raw["id"], _say(raw.get("say"), where, languages), branches, str(raw.get("next", "end")), collect,
+                "staff" if transfer is True else str(transfer or ""), bool(raw.get("hangup", False)),
+            )
+        )
         ids.add(raw["id"])
     for step in steps:
         targets = [step.next] + [b.next for b in step.on.values()]
         for target in targets:
             if target != "end" and target not in ids:
                 raise ScriptError(f"step {step.id} goes to unknown step {target!r}")
-    return Script(data["id"], data.get("name", data["id"]), data["purpose"], languages, tuple(steps), text)
+    return Script(data["id"], data.get("name", data["id"]), data["purpose"], languages, tuple(steps), text,
+                  str(data.get("transfer_to", "")))
 
 
 def load_script(name_or_path: str | Path) -> Script:

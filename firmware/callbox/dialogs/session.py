@@ -1,8 +1,23 @@
-"""One live outbound call on the box side: audio in → VAD → ASR → intent → dialog → audio out.
+"""One live outbound call on the box side: a full-duplex voice pipeline around the dialog.
 
-The session is the :class:`~callbox.lines.base.CallListener` a line talks to. Line callbacks only
-queue events (they run on media threads); one session thread runs the dialog, and one worker thread
-runs ASR so that DTMF and barge-in are handled while speech is being recognised.
+    line (20 ms, 8 kHz) → VAD + echo guard → turn events ─┬→ barge-in: pause the prompt now
+                                                          └→ ASR (worker) → intent → dialog
+    dialog actions → prompt cache (prompts pre-rendered; dynamic text sentence by sentence) → player
+    → line, a little at a time (so a prompt can be paused, resumed or dropped within one tick)
+
+Threads: line callbacks only queue events (they run on media threads); one session thread runs the
+dialog and the player; one worker runs ASR, so DTMF and barge-in are handled while speech is being
+recognised.
+
+Barge-in: when the callee starts speaking over a prompt (echo of the box's own voice does not count,
+see :class:`~callbox.voice.vad.EchoGuard`), the prompt is *paused* within one tick. If what they said
+turns out to be nothing (a cough, a noise: no words, or words that mean nothing and change nothing),
+the prompt resumes a little before where it stopped; otherwise it is dropped and the dialog answers
+what was said. The box never goes silent: a paused prompt resumes after ``RESUME_AFTER_S``.
+
+Fast replies: the end of turn comes sooner when a short answer is expected; ASR starts speculatively
+after ``early_silence_ms`` of silence (its result is used if the callee does not go on); Whisper runs
+with a short encoder context; script replies are rendered while the prologue plays.
 
 Opt-out is durable before it is confirmed: ``RecordOptOut`` writes the DNC row (SQLite, synchronous
 FULL) on the session thread before the confirmation prompt is queued, and the call only ends after
@@ -16,21 +31,26 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from callbox.dialogs import dialog as d
-from callbox.dialogs.intents import classify
+from callbox.dialogs.intents import classify_hypotheses
 from callbox.lines.base import CallControl, CallEnd
-from callbox.voice.asr import Recognizer
-from callbox.voice.audio import duration_ms
+from callbox.voice.asr import Recognizer, Transcript
+from callbox.voice.player import Player, Segment
 from callbox.voice.tts import PromptCache
-from callbox.voice.vad import LineVad, SpeechStarted, Utterance
+from callbox.voice.vad import LineVad, SpeechResumed, SpeechStarted, TurnDetector, TurnPaused, Utterance
 
 log = logging.getLogger(__name__)
 
 ANSWER_TIMEOUT_S = 6.0  # silence after a question before the dialog hears "silence"
 MAX_CALL_S = 180.0
+RESUME_AFTER_S = 1.5  # a paused prompt resumes if nothing came of the interruption
+NOISE_VOICED_MS = 100  # a turn with less voiced audio than this is a click or a cough: no ASR
+SHORT_ANSWER_END_MS = 450  # end of turn when a yes/no is expected
+OPEN_ANSWER_END_MS = 650
+TRANSFER_HANGUP_S = 2.0  # after a REFER, leave the call once the PBX has had time to take it
 
 
 class RecordingSink(Protocol):
@@ -49,6 +69,48 @@ class SessionStats:
     first_audio_ms: int | None = None
     barge_in_stops_ms: list[int] | None = None
     turn_latencies_ms: list[int] | None = None
+    asr_ms: list[int] = field(default_factory=list)
+    audio_ms: list[int] = field(default_factory=list)
+    speculative_hits: int = 0
+    noise_resumes: int = 0
+
+
+def can_transfer(control: CallControl) -> bool:
+    return hasattr(control, "transfer") or type(control).__name__ == "SipCallControl"
+
+
+def sip_refer(control: CallControl, target: str) -> bool:
+    """Blind transfer (SIP REFER, pjsua2 ``Call.xfer``) to ``target`` (an extension or SIP URI).
+
+    An extension becomes ``sip:<ext>@<host of the remote party>``, i.e. the same PBX. Lives here until
+    ``SipCallControl`` grows a ``transfer`` method of its own (see docs/voice.md).
+    """
+    transfer = getattr(control, "transfer", None)
+    if transfer is not None:
+        transfer(target)
+        return True
+    if type(control).__name__ != "SipCallControl":
+        return False
+    from callbox.lines.pjsip import pj
+
+    engine, ref = control._engine, control._ref  # noqa: SLF001 (see docstring)
+
+    def _xfer() -> None:
+        call = ref()
+        if call is None or call.ended:
+            return
+        uri = target
+        if not uri.startswith("sip:"):
+            remote = call.getInfo().remoteUri.strip("<>").split("sip:", 1)[-1]
+            host = remote.split("@", 1)[-1].split(">", 1)[0].split(";", 1)[0]
+            uri = f"sip:{target}@{host}"
+        try:
+            call.xfer(uri, pj.CallOpParam(True))
+        except Exception as exc:  # noqa: BLE001
+            log.warning("transfer to %s failed: %s", uri, exc)
+
+    engine.call(_xfer, wait=False)
+    return True
 
 
 class CallSession:
@@ -60,6 +122,7 @@ class CallSession:
         on_opt_out: Callable[[str], None],
         recorder_factory: Callable[[], RecordingSink] | None = None,
         on_event: Callable[[str, dict], None] | None = None,
+        vad: LineVad | None = None,
     ) -> None:
         self.dialog = dialog
         self.prompts = prompts
@@ -68,64 +131,76 @@ class CallSession:
         self.recorder_factory = recorder_factory
         self.on_event = on_event or (lambda kind, data: None)
         self.control: CallControl | None = None
-        self.events: "queue.Queue[tuple[str, Any]]" = queue.Queue()
-        self.vad = LineVad()
+        self.player: Player | None = None
+        self.events: "queue.Queue[tuple[str, Any, float]]" = queue.Queue()
+        self.vad = vad or LineVad(detector=TurnDetector(end_silence_ms=OPEN_ANSWER_END_MS))
         self.end_reason: CallEnd | None = None
         self.end_detail = ""
         self.answered = False
         self.finished = threading.Event()
         self.stats = SessionStats(barge_in_stops_ms=[], turn_latencies_ms=[])
-        self._segments: deque[tuple[str, int, int]] = deque()  # (prompt key, end in pushed ms, transcript turn)
-        self._pushed_ms = 0
         self._recorder: RecordingSink | None = None
         self._rec_lock = threading.Lock()
         self._callee_frames: deque[bytes] = deque(maxlen=50)
-        self._asr_jobs: "queue.Queue[Utterance | None]" = queue.Queue()
+        self._asr_jobs: "queue.Queue[tuple[int, str, bytes] | None]" = queue.Queue()
+        self._asr_busy = threading.Event()
         self._last_activity = time.monotonic()
         self._speech_end_at: float | None = None
         self._hangup_sent = False
+        self._hangup_at: float | None = None
+        self._turn = 0  # VAD turn counter
+        self._spec: dict[int, Transcript | None] = {}  # speculative ASR per turn (None: in flight)
+        self._awaiting: int | None = None  # the turn whose final transcript the dialog waits for
+        self._awaiting_voiced_ms = 0
+        self._paused_at: float | None = None
 
     # -- CallListener (line threads: only queue) -------------------------------------------------
     def on_answered(self) -> None:
-        self.events.put(("answered", None))
+        self.events.put(("answered", None, time.monotonic()))
 
     def on_audio(self, frame: bytes) -> None:
         if self._recorder is not None:
             self._callee_frames.append(frame)
         for event in self.vad.feed(frame):
-            self.events.put(("vad", event))
+            self.events.put(("vad", event, time.monotonic()))
 
     def on_audio_sent(self, frame: bytes) -> None:
+        self.vad.note_sent(frame)
         with self._rec_lock:
             if self._recorder is not None:
                 callee = self._callee_frames.popleft() if self._callee_frames else bytes(len(frame))
                 self._recorder.feed(callee, frame)
 
     def on_dtmf(self, digit: str) -> None:
-        self.events.put(("dtmf", digit))
+        self.events.put(("dtmf", digit, time.monotonic()))
 
     def on_ended(self, reason: CallEnd, detail: str) -> None:
-        self.events.put(("ended", (reason, detail)))
+        self.events.put(("ended", (reason, detail), time.monotonic()))
 
     # -- session thread --------------------------------------------------------------------------
     def run(self, control: CallControl) -> None:
         """Drive the call until it ends. Blocks; call from a thread of its own."""
         self.control = control
+        self.player = Player(control)
+        self.dialog.can_transfer = can_transfer(control)
         worker = threading.Thread(target=self._asr_worker, name="asr", daemon=True)
         worker.start()
         started = time.monotonic()
         try:
             while True:
                 try:
-                    kind, payload = self.events.get(timeout=0.02)
+                    kind, payload, at = self.events.get(timeout=0.01)
                 except queue.Empty:
-                    kind, payload = "tick", None
+                    kind, payload, at = "tick", None, time.monotonic()
                 if kind == "ended":
                     self.end_reason, self.end_detail = payload
                     break
-                self._handle(kind, payload)
+                self._handle(kind, payload, at)
                 self._advance_playback()
-                if self.answered and time.monotonic() - started > MAX_CALL_S and not self._hangup_sent:
+                now = time.monotonic()
+                if self._hangup_at is not None and now >= self._hangup_at:
+                    self._hangup()
+                if self.answered and now - started > MAX_CALL_S and not self._hangup_sent:
                     log.warning("call exceeded %s s; hanging up", MAX_CALL_S)
                     self._hangup()
         finally:
@@ -133,74 +208,163 @@ class CallSession:
             self._stop_recording(discard=False)
             self.finished.set()
 
-    def _handle(self, kind: str, payload: Any) -> None:
+    def _handle(self, kind: str, payload: Any, at: float) -> None:
         if kind == "answered":
             self.answered = True
             self.stats.answered_at = time.monotonic()
             self.on_event("answered", {})
             self._do(self.dialog.start())
+            prerender = getattr(self.prompts, "prerender", None)
+            if prerender is not None:
+                prerender([(text, False) for text in self.dialog.upcoming_texts()], self.dialog.language)
         elif kind == "dtmf":
             self._last_activity = time.monotonic()
             self.on_event("dtmf", {"digit": payload})
-            self._do(self.dialog.dtmf(payload))
+            self._answer(self.dialog.dtmf(payload))
         elif kind == "vad":
-            if isinstance(payload, SpeechStarted):
-                self._last_activity = time.monotonic()
-                if self.control and self.control.playback_pending_ms() > 0 and self._segments:
-                    t0 = time.monotonic()
-                    key = self._segments[0][0]
-                    self._stop_speaking()
-                    self.stats.barge_in_stops_ms.append(int((time.monotonic() - t0) * 1000))
-                    self.on_event("barge_in", {"prompt": key})
-                    self._do(self.dialog.interrupted(key))
-            elif isinstance(payload, Utterance):
-                self._last_activity = time.monotonic()
-                self._speech_end_at = time.monotonic()
-                self._asr_jobs.put(payload)
-        elif kind == "heard":
-            text, language = payload
-            intent = classify(text, language)
-            self.on_event("heard", {"text": text, "intent": intent.name})
-            self._do(self.dialog.heard(text, intent))
+            self._on_vad(payload, at)
+        elif kind == "asr":
+            self._on_transcript(*payload)
         elif kind == "tick":
-            if (
-                self.answered
-                and self.dialog.waiting_for_answer
-                and not self._segments
-                and not self.vad.detector.in_turn
-                and self._asr_jobs.empty()
-                and time.monotonic() - self._last_activity > ANSWER_TIMEOUT_S
-            ):
-                self._last_activity = time.monotonic()
-                self._do(self.dialog.silence())
+            self._on_tick()
+
+    def _on_vad(self, event: Any, at: float) -> None:
+        assert self.player is not None
+        self._last_activity = time.monotonic()
+        if isinstance(event, SpeechStarted):
+            self._turn += 1
+            if self.player.audible:
+                self.player.pause()
+                self._paused_at = time.monotonic()
+                # Onset → silence on the line: the detector's hysteresis (frames it needed) plus our delay.
+                detect_ms = self.vad.detector.start_voiced * 20
+                self.stats.barge_in_stops_ms.append(detect_ms + int((time.monotonic() - at) * 1000))
+                self.on_event("barge_in", {"prompt": self.player.current_key})
+        elif isinstance(event, TurnPaused):
+            if not self._asr_busy.is_set() and self._asr_jobs.empty():
+                self._spec[self._turn] = None
+                self._asr_jobs.put((self._turn, "spec", event.pcm))
+        elif isinstance(event, SpeechResumed):
+            self._spec.pop(self._turn, None)
+        elif isinstance(event, Utterance):
+            self._speech_end_at = time.monotonic() - event.silence_ms / 1000
+            self.stats.audio_ms.append(len(event.pcm) // 16)
+            if event.voiced_ms < NOISE_VOICED_MS:
+                self._noise()
+                return
+            self._awaiting = self._turn
+            self._awaiting_voiced_ms = event.voiced_ms
+            if self._turn in self._spec:
+                result = self._spec[self._turn]
+                if result is not None:
+                    self.stats.speculative_hits += 1
+                    self._on_transcript(self._turn, "final", result)
+                return  # in flight: its result will be taken as final
+            self._asr_jobs.put((self._turn, "final", event.pcm))
+
+    def _on_tick(self) -> None:
+        assert self.player is not None
+        now = time.monotonic()
+        if self.player.paused and self._paused_at is not None and not self.vad.detector.in_turn:
+            if self._awaiting is None and self._asr_jobs.empty() and not self._asr_busy.is_set():
+                if now - self._paused_at > RESUME_AFTER_S:
+                    self._noise()
+        if (
+            self.answered
+            and self.dialog.waiting_for_answer
+            and not self.player.active
+            and not self.vad.detector.in_turn
+            and self._awaiting is None
+            and self._asr_jobs.empty()
+            and not self._asr_busy.is_set()
+            and now - self._last_activity > ANSWER_TIMEOUT_S
+        ):
+            self._last_activity = now
+            self._answer(self.dialog.silence())
 
     def _asr_worker(self) -> None:
         while True:
             job = self._asr_jobs.get()
             if job is None:
                 return
+            turn, kind, pcm = job
+            self._asr_busy.set()
             try:
-                result = self.recognizer.transcribe(job.pcm, self.dialog.language)
+                result = self.recognizer.transcribe(pcm, self.dialog.language)
             except Exception:
                 log.exception("ASR failed")
-                continue
-            if result.text:
-                self.events.put(("heard", (result.text, self.dialog.language)))
+                result = Transcript("", self.dialog.language, 0.0)
+            finally:
+                self._asr_busy.clear()
+            self.stats.asr_ms.append(result.elapsed_ms)
+            self.events.put(("asr", (turn, kind, result), time.monotonic()))
+
+    def _on_transcript(self, turn: int, kind: str, result: Transcript) -> None:
+        if kind == "spec":
+            if turn not in self._spec:
+                return  # the callee went on speaking: stale
+            self._spec[turn] = result
+            if self._awaiting != turn:
+                return  # the turn has not ended yet; kept for when it does
+            self.stats.speculative_hits += 1
+        if self._awaiting != turn:
+            return
+        self._awaiting = None
+        self._spec.clear()
+        text = result.text.strip()
+        if not text:
+            self._noise()
+            return
+        language = self.dialog.language
+        intent = classify_hypotheses(text, result.alternatives, language)
+        self.on_event("heard", {"text": text, "intent": intent.name})
+        paused_key = self.player.current_key if self.player and self.player.paused else ""
+        if paused_key:
+            self._answer(self.dialog.interrupted(paused_key))
+        actions = self.dialog.heard(text, intent)
+        if not actions and self.player and self.player.paused and self._awaiting_voiced_ms < 400 and intent.name == "unknown":
+            self.stats.noise_resumes += 1
+        self._answer(actions)
+
+    def _noise(self) -> None:
+        """Nothing came of a sound on the line: go on where the prompt was paused."""
+        self._awaiting = None
+        if self.player is not None and self.player.paused:
+            self.stats.noise_resumes += 1
+            self.player.resume()
+            self._paused_at = None
+            self.on_event("resumed", {"prompt": self.player.current_key})
+
+    def _answer(self, actions: list[d.Action]) -> None:
+        """Carry out the dialog's answer; a paused prompt is dropped if the dialog said anything new,
+        and resumed if it had nothing to say (the box never falls silent)."""
+        assert self.player is not None
+        if self.player.paused:
+            if any(isinstance(a, (d.Say, d.StopSpeaking, d.Hangup, d.Transfer)) for a in actions):
+                self._stop_speaking()
+            else:
+                self.player.resume()
+                self._paused_at = None
+        self._do(actions)
+        self._tune_turn_end()
+
+    def _tune_turn_end(self) -> None:
+        short = self.dialog.expects_short_answer
+        self.vad.detector.end_silence_ms = SHORT_ANSWER_END_MS if short else OPEN_ANSWER_END_MS
 
     # -- actions ---------------------------------------------------------------------------------
     def _do(self, actions: list[d.Action]) -> None:
+        assert self.player is not None and self.control is not None
         for action in actions:
             if isinstance(action, d.Say):
-                pcm = self.prompts.render(action.text, self.dialog.language, persist=action.persist)
+                pieces = self.prompts.render_stream(action.text, self.dialog.language, persist=action.persist)
+                self.player.enqueue(action.key, pieces, action.turn)
+                self.player.pump()  # first audio on the line now, not at the next tick
                 if self._speech_end_at is not None:
                     self.stats.turn_latencies_ms.append(int((time.monotonic() - self._speech_end_at) * 1000))
                     self._speech_end_at = None
                 if self.stats.first_audio_ms is None:
                     self.stats.first_audio_ms = int((time.monotonic() - self.stats.answered_at) * 1000)
-                assert self.control is not None
-                self.control.play(pcm)
-                self._pushed_ms += duration_ms(pcm)
-                self._segments.append((action.key, self._pushed_ms, action.turn))
                 self.on_event("say", {"key": action.key, "text": action.text})
             elif isinstance(action, d.StopSpeaking):
                 self._stop_speaking()
@@ -215,28 +379,41 @@ class CallSession:
             elif isinstance(action, d.StopRecording):
                 self._stop_recording(action.discard)
                 self.on_event("recording", {"on": False, "discard": action.discard})
+            elif isinstance(action, d.Transfer):
+                self._transfer(action.target)
             elif isinstance(action, d.Hangup):
                 self._hangup()
 
+    def _transfer(self, target: str) -> None:
+        assert self.control is not None
+        if sip_refer(self.control, target):
+            self.on_event("transfer", {"target": target})
+            self._hangup_at = time.monotonic() + TRANSFER_HANGUP_S
+        else:  # GSM and other lines without transfer: staff call back
+            self.dialog.facts.handoff = "callback"
+            self.on_event("callback_task", {"target": target, "reason": "callee asked for a person"})
+            self._hangup()
+
     def _stop_speaking(self) -> None:
-        if self.control is None:
+        if self.player is None:
             return
-        self.control.stop_playback()
-        if self._segments:
-            self.dialog.dropped([turn for _, _, turn in self._segments])
-        self._segments.clear()
-        self._pushed_ms = 0
+        dropped: list[Segment] = self.player.stop()
+        self._paused_at = None
+        if dropped:
+            # The first was cut off only if any of it was heard; the rest never played.
+            turns = [s.turn for s in dropped]
+            if not dropped[0].started:
+                turns = [-1] + turns
+            self.dialog.dropped(turns)
 
     def _advance_playback(self) -> None:
-        if self.control is None or not self._segments:
+        if self.player is None:
             return
-        sent_ms = self._pushed_ms - self.control.playback_pending_ms()
-        while self._segments and self._segments[0][1] <= sent_ms:
-            key, _, _ = self._segments.popleft()
-            if not self._segments:
-                self._pushed_ms = 0
+        for segment in self.player.pump():
+            if not self.player.active:
                 self._last_activity = time.monotonic()
-            self._do(self.dialog.said(key))
+            self._do(self.dialog.said(segment.key))
+            self._tune_turn_end()
 
     def _stop_recording(self, discard: bool) -> None:
         with self._rec_lock:
@@ -251,4 +428,5 @@ class CallSession:
     def _hangup(self) -> None:
         if self.control is not None and not self._hangup_sent:
             self._hangup_sent = True
+            self._hangup_at = None
             self.control.hangup()

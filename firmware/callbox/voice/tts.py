@@ -6,13 +6,17 @@ Voices, best first per language:
   **non-commercial**: development and test audio only), else espeak-ng (robotic, last resort).
 
 Every fixed prompt is rendered once per voice at the line rate and kept in memory and on disk, so the
-first audio after the callee answers starts without synthesis delay.
+first audio after the callee answers starts without synthesis delay. Text that is only known during
+the call (names, dates) is split into sentences and rendered in order on a worker thread
+(:meth:`PromptCache.render_stream`): the first sentence plays while the next one renders.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
+from concurrent.futures import Future, ThreadPoolExecutor
 import io
 import logging
 import shutil
@@ -124,11 +128,55 @@ class PromptCache:
         self._dir = cache_dir
         self._memory: dict[tuple[str, str], bytes] = {}
         self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
 
     def languages(self) -> list[str]:
         return list(self._synth)
+
+    def render_stream(self, text: str, language: str, persist: bool = True) -> list[Future]:
+        """One future per sentence, rendered in order on the cache's worker; cached text resolves at once."""
+        whole = self.cached(text, language, persist)
+        if whole is not None:
+            done_whole: Future = Future()
+            done_whole.set_result(whole)
+            return [done_whole]
+        sentences = split_sentences(text) if len(text) > 24 else [text]
+        futures: list[Future] = []
+        for sentence in sentences:
+            cached = self.cached(sentence, language, persist)
+            if cached is not None:
+                done: Future = Future()
+                done.set_result(cached)
+                futures.append(done)
+            else:
+                futures.append(self._worker.submit(self.render, sentence, language, persist))
+        return futures
+
+    def _path(self, voice_id: str, text: str) -> Path | None:
+        if self._dir is None:
+            return None
+        digest = hashlib.sha256(f"{voice_id}\n{text}".encode()).hexdigest()[:32]
+        return self._dir / f"{digest}.pcm"
+
+    def cached(self, text: str, language: str, persist: bool = True) -> bytes | None:
+        """The rendered audio if it is in memory (or on disk, for persisted text); never synthesises."""
+        synth = self._synth.get(language) or next(iter(self._synth.values()))
+        with self._lock:
+            pcm = self._memory.get((synth.voice_id, text))
+        if pcm is None and persist:
+            path = self._path(synth.voice_id, text)
+            if path is not None and path.exists():
+                pcm = path.read_bytes()
+                with self._lock:
+                    self._memory[(synth.voice_id, text)] = pcm
+        return pcm
+
+    def prerender(self, texts: list[tuple[str, bool]], language: str) -> None:
+        """Render texts in the background (a script's replies while the prologue plays)."""
+        for text, persist in texts:
+            self.render_stream(text, language, persist)
 
     def render(self, text: str, language: str, persist: bool = True) -> bytes:
         """8 kHz 16-bit PCM for ``text``. ``persist=False`` for text with personal data (kept in RAM only)."""
@@ -156,3 +204,18 @@ class PromptCache:
         with self._lock:
             self._memory[key] = pcm
         return pcm
+
+
+_SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])\s+|(?<=[，,])(?=.{12,})")
+
+
+def split_sentences(text: str, min_chars: int = 8) -> list[str]:
+    """Sentences (and long clauses) in order; tiny pieces are joined to the one before."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    out: list[str] = []
+    for part in parts:
+        if out and len(out[-1]) < min_chars:
+            out[-1] = f"{out[-1]} {part}" if out[-1].isascii() else out[-1] + part
+        else:
+            out.append(part)
+    return out or [text]
