@@ -4,6 +4,7 @@ a child process), with real TTS on both sides, real RFC 2833 DTMF, real ASR, and
 What the callee *heard* is checked by running ASR over the audio the phone bank received.
 """
 
+import re
 import sqlite3
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -81,7 +82,7 @@ def heard_text(env, number, seconds=None):
 def test_consented_callee_hears_identity_and_ai_disclosure(env):
     text = heard_text(env, ALICE, seconds=20)
     assert "sunshine" in text  # Whisper base hears "Sunshine Dendle": the name, close enough
-    assert "02161234567" in text.replace(" ", "").replace(",", "")  # the callback number, digit by digit
+    assert "02161234567" in re.sub(r"\D", "", text)  # the callback number, digit by digit
     assert "automated ai voice" in text
 
 
