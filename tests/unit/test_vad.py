@@ -34,3 +34,51 @@ def test_long_turn_is_cut_at_the_maximum():
     detector = TurnDetector(max_turn_ms=1000)
     events = feed(detector, [True] * 80)
     assert sum(isinstance(e, Utterance) for e in events) >= 1
+
+
+# -- echo guard and turn events --------------------------------------------------------------------
+import numpy as np  # noqa: E402
+
+from callbox.voice.vad import EchoGuard, SpeechResumed, TurnPaused  # noqa: E402
+
+
+def frame_of(level, seed=0):
+    rng = np.random.default_rng(seed)
+    return (rng.normal(0, level, 160)).astype("<i2").tobytes()
+
+
+def test_echo_of_the_box_is_not_the_callee():
+    guard = EchoGuard(erl_db=10)
+    for i in range(10):
+        guard.note_sent(frame_of(3000, i))
+    echo = frame_of(3000 * 10 ** (-12 / 20), 99)  # the box's voice back at -12 dB
+    assert not guard.admit(echo, True)
+
+
+def test_callee_talking_over_the_box_is_heard():
+    guard = EchoGuard(erl_db=10)
+    for i in range(10):
+        guard.note_sent(frame_of(3000, i))
+    assert guard.admit(frame_of(2500, 7), True)
+
+
+def test_without_box_speech_the_classifier_decides():
+    guard = EchoGuard()
+    assert guard.admit(frame_of(50), True) and not guard.admit(frame_of(5000), False)
+
+
+def test_a_pause_in_the_turn_allows_speculative_asr_and_resuming_cancels_it():
+    detector = TurnDetector(end_silence_ms=600, early_silence_ms=200)
+    events = feed(detector, [True] * 10 + [False] * 10 + [True] * 2)
+    assert [type(e) for e in events] == [SpeechStarted, TurnPaused, SpeechResumed]
+    events = feed(detector, [False] * 30)
+    utterance = [e for e in events if isinstance(e, Utterance)][0]
+    assert utterance.voiced_ms == 12 * 20 + 0 and utterance.silence_ms == 600
+
+
+def test_end_of_turn_can_be_shortened_for_short_answers():
+    detector = TurnDetector(end_silence_ms=600)
+    feed(detector, [True] * 10)
+    detector.end_silence_ms = 400
+    events = feed(detector, [False] * 20)
+    assert isinstance(events[-1], Utterance) and events[-1].silence_ms == 400

@@ -48,6 +48,7 @@ ANSWER_TIMEOUT_S = 6.0  # silence after a question before the dialog hears "sile
 MAX_CALL_S = 180.0
 RESUME_AFTER_S = 1.5  # a paused prompt resumes if nothing came of the interruption
 NOISE_VOICED_MS = 100  # a turn with less voiced audio than this is a click or a cough: no ASR
+SHORT_VOICED_MS = 300  # a turn this short counts only if the recogniser is sure of its words (a cough ≠ "嗯")
 SHORT_ANSWER_END_MS = 450  # end of turn when a yes/no is expected
 OPEN_ANSWER_END_MS = 650
 TRANSFER_HANGUP_S = 2.0  # after a REFER, leave the call once the PBX has had time to take it
@@ -312,7 +313,7 @@ class CallSession:
         self._awaiting = None
         self._spec.clear()
         text = result.text.strip()
-        if not text:
+        if not text or (self._awaiting_voiced_ms < SHORT_VOICED_MS and result.confidence < 0.5):
             self._noise()
             return
         language = self.dialog.language

@@ -35,9 +35,9 @@ def to_line(samples: np.ndarray, rate: int) -> bytes:
     return to_pcm16(resample(samples, rate, LINE_RATE))
 
 
-def read_wav(path: Path | str) -> tuple[np.ndarray, int]:
-    """Any 8/16/32-bit PCM WAV, mono or stereo → float mono samples and the file's rate."""
-    with wave.open(str(path), "rb") as wav:
+def read_wav(path: Path | str | io.BytesIO) -> tuple[np.ndarray, int]:
+    """Any 8/16/32-bit PCM WAV (a path or a file object), mono or stereo → float mono samples and rate."""
+    with wave.open(path if hasattr(path, "read") else str(path), "rb") as wav:
         rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()
         raw = wav.readframes(wav.getnframes())
     if width == 2:
@@ -73,3 +73,11 @@ def silence(ms: int) -> bytes:
 
 def duration_ms(pcm: bytes) -> int:
     return len(pcm) * 1000 // (LINE_RATE * 2)
+
+
+def frames(pcm: bytes, frame_bytes: int = 320) -> list[bytes]:
+    """Line PCM as 20 ms frames (the last one padded with silence), as a line delivers it."""
+    out = [pcm[i : i + frame_bytes] for i in range(0, len(pcm), frame_bytes)]
+    if out and len(out[-1]) < frame_bytes:
+        out[-1] = out[-1] + bytes(frame_bytes - len(out[-1]))
+    return out
