@@ -40,7 +40,9 @@ FILLERS = {
 class VoskStream:
     """One utterance; ``accept`` as frames arrive, ``finish`` at end of turn."""
 
-    def __init__(self, recognizer: "VoskRecognizer", language: str, grammar: Sequence[str] | None) -> None:
+    def __init__(
+        self, recognizer: "VoskRecognizer", language: str, grammar: Sequence[str] | None, fillers: bool | None = None
+    ) -> None:
         from vosk import KaldiRecognizer
 
         self._language = language
@@ -49,7 +51,8 @@ class VoskStream:
         self._busy = 0.0
         self._fillers: set[str] = set()
         if grammar:
-            extra = [] if recognizer.unk_supported else FILLERS.get(language, [])
+            use_fillers = (not recognizer.unk_supported) if fillers is None else fillers
+            extra = FILLERS.get(language, []) if use_fillers else []
             self._fillers = set(extra) - set(grammar)
             phrases = list(dict.fromkeys([*grammar, UNKNOWN, *extra]))
             self._rec = KaldiRecognizer(recognizer.model, LINE_RATE, json.dumps(phrases, ensure_ascii=False))
@@ -120,11 +123,14 @@ class VoskRecognizer:
         self.unk_supported = has_unknown_word(path)
         self._lock = threading.Lock()
 
-    def stream(self, language: str, grammar: Sequence[str] | None = None) -> VoskStream:
-        return VoskStream(self, language, grammar)
+    def stream(self, language: str, grammar: Sequence[str] | None = None, fillers: bool | None = None) -> VoskStream:
+        """``fillers``: None = add garbage words only if the model has no [unk]."""
+        return VoskStream(self, language, grammar, fillers)
 
-    def transcribe(self, pcm8k: bytes, language: str, grammar: Sequence[str] | None = None) -> Transcript:
-        stream = self.stream(language, grammar)
+    def transcribe(
+        self, pcm8k: bytes, language: str, grammar: Sequence[str] | None = None, fillers: bool | None = None
+    ) -> Transcript:
+        stream = self.stream(language, grammar, fillers)
         for offset in range(0, len(pcm8k), 3200):
             stream.accept(pcm8k[offset : offset + 3200])
         return stream.finish()
