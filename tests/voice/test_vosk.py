@@ -37,7 +37,7 @@ GRAMMAR = ["안녕하세요", "감사합니다", "네", "아니요"]
 def test_grammar_mode_spots_the_phrase(vosk_ko, espeak):
     pcm = korean(espeak, "감사합니다")
     result = vosk_ko.transcribe(pcm, "ko", grammar=GRAMMAR, fillers=False)
-    assert result.text == "감사합니다" and result.engine == "vosk-ko"
+    assert "감사합니다" in result.text and "아니요" not in result.text and result.engine == "vosk-ko"
 
 
 def test_streaming_gives_partials_while_the_callee_speaks(vosk_ko, espeak):
