@@ -150,3 +150,102 @@ def test_transcript_marks_interrupted_and_drops_unplayed_prompts():
     dialog.dropped([a.turn for a in actions[1:]])
     texts = [t["text"] for t in dialog.transcript()]
     assert texts[1].endswith("[interrupted]") and len(texts) == 2
+
+
+# -- script runner: collect, transfer, hang up; DTMF 0 = a person everywhere ----------------------
+from callbox.dialogs.script import parse_script  # noqa: E402
+
+RUNNER = """
+id = "runner"
+purpose = "service"
+languages = ["en"]
+transfer_to = "201"
+
+[[steps]]
+id = "menu"
+say.en = "Press a number from 1 to 8 for the department."
+collect = { digits = 1, var = "dept" }
+next = "confirm"
+
+[[steps]]
+id = "confirm"
+say.en = "You chose {dept}. Is that right?"
+[steps.on.consent_yes]
+say.en = "Thank you."
+outcome = "chosen"
+next = "bye"
+[steps.on.consent_no]
+outcome = "person"
+transfer = true
+
+[[steps]]
+id = "bye"
+say.en = "We will be in touch. Goodbye."
+hangup = true
+"""
+
+
+def runner(can_transfer=True):
+    dialog = d.OutboundDialog(load_pack("cn"), parse_script(RUNNER), "en", "Clinic", "0 2 1", records=False,
+                              variables={"name": "Emily"})
+    dialog.can_transfer = can_transfer
+    finish(dialog, dialog.start())
+    return dialog
+
+
+def test_collect_digits_then_branch_then_hangup_step():
+    dialog = runner()
+    assert dialog.state == "collect"
+    actions = dialog.dtmf("3")
+    assert keys(actions) == ["step"] and "You chose 3" in actions[-1].text
+    assert dialog.facts.collected == {"dept": "3"}
+    actions = dialog.heard("yes", classify("yes", "en"))
+    assert keys(actions) == ["branch", "step_end"] and dialog.facts.outcome == "chosen"
+    assert dialog.said("step_end") == [d.Hangup()]
+
+
+def test_nine_and_zero_keep_their_meaning_inside_a_collect_step():
+    dialog = runner()
+    assert any(isinstance(a, d.RecordOptOut) for a in dialog.dtmf("9"))
+    dialog = runner()
+    actions = dialog.dtmf("0")
+    assert keys(actions) == ["handoff_transfer"]
+    assert dialog.said("handoff_transfer") == [d.Transfer("201")]
+
+
+def test_branch_transfer_on_sip_and_callback_task_on_gsm():
+    dialog = runner()
+    dialog.dtmf("4")
+    actions = dialog.heard("no", classify("no", "en"))
+    assert keys(actions) == ["handoff_transfer"] and dialog.facts.handoff == "transferred"
+    dialog = runner(can_transfer=False)
+    dialog.dtmf("4")
+    actions = dialog.heard("no", classify("no", "en"))
+    assert keys(actions) == ["handoff_callback"] and dialog.facts.handoff == "callback"
+    assert dialog.said("handoff_callback") == [d.Hangup()]
+
+
+def test_spoken_request_for_a_person_anywhere_is_a_handoff():
+    dialog = make()
+    dialog.start()
+    actions = dialog.heard("I want to talk to a real person", classify("I want to talk to a real person", "en"))
+    # during the prologue the disclosure is said (again) first: nothing skips it
+    assert keys(actions)[0] == "identity" and not any(isinstance(a, d.Transfer) for a in actions)
+    dialog = make(records=False)
+    finish(dialog, dialog.start())
+    actions = dialog.dtmf("0")  # the reminder script has its own handoff branch: a staff callback
+    assert dialog.facts.outcome == "handoff"
+
+
+def test_collect_silence_reprompts_once_then_goodbye():
+    dialog = runner()
+    assert keys(dialog.silence()) == ["reprompt", "step"]
+    assert keys(dialog.silence()) == ["goodbye"]
+
+
+def test_script_texts_are_known_ahead_and_short_answers_are_flagged():
+    dialog = make(records=True)
+    texts = dialog.upcoming_texts()
+    assert any("Emily" in t for t in texts) and any("confirmed" in t for t in texts)
+    finish(dialog, dialog.start())
+    assert dialog.expects_short_answer  # the recording question
