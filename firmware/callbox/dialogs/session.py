@@ -134,7 +134,7 @@ class CallSession:
         self.control: CallControl | None = None
         self.player: Player | None = None
         self.events: "queue.Queue[tuple[str, Any, float]]" = queue.Queue()
-        self.vad = vad or LineVad(detector=TurnDetector(end_silence_ms=OPEN_ANSWER_END_MS))
+        self.vad = vad or LineVad(detector=TurnDetector(start_window=7, start_voiced=5, end_silence_ms=OPEN_ANSWER_END_MS))
         self.end_reason: CallEnd | None = None
         self.end_detail = ""
         self.answered = False

@@ -1,0 +1,189 @@
+"""The full-duplex session on a fake line clocked in real time (20 ms frames): barge-in, coughs,
+echo, answers after an interruption. Real VAD and dialog; speech from Piper; ASR scripted.
+
+Timings are printed, not asserted (they depend on the machine); behaviour is asserted.
+"""
+
+import threading
+import time
+from concurrent.futures import Future
+
+import numpy as np
+import pytest
+
+from callbox.compliance.rulepack import load_pack
+from callbox.dialogs.dialog import OutboundDialog
+from callbox.dialogs.script import load_script
+from callbox.dialogs.session import CallSession
+from callbox.lines.base import FRAME_BYTES, CallControl, CallEnd, PlaybackBuffer
+from callbox.voice import audio
+from callbox.voice.asr import Transcript
+
+
+class FakeLine(CallControl):
+    """A line whose media clock runs on a thread; callee audio and echo are injected per frame."""
+
+    def __init__(self, session, echo_db=None):
+        self.session = session
+        self.buffer = PlaybackBuffer()
+        self.sent = []  # (t, rms) per frame the box sent
+        self.callee = bytearray()
+        self.callee_onsets = []
+        self.echo = None if echo_db is None else 10 ** (echo_db / 20)
+        self.stop = threading.Event()
+        self.hung_up = threading.Event()
+
+    def play(self, pcm):
+        self.buffer.push(pcm)
+
+    def stop_playback(self):
+        return self.buffer.clear()
+
+    def playback_pending_ms(self):
+        return self.buffer.pending_ms()
+
+    def send_dtmf(self, digits):
+        pass
+
+    def hangup(self):
+        self.hung_up.set()
+
+    def say(self, pcm):
+        self.callee += pcm
+
+    def run(self):
+        self.session.on_answered()
+        next_t = time.monotonic()
+        while not self.stop.is_set():
+            out = self.buffer.pop_frame()
+            self.session.on_audio_sent(out)
+            self.sent.append((time.monotonic(), float(np.abs(np.frombuffer(out, "<i2")).mean())))
+            frame = bytes(self.callee[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
+            del self.callee[:FRAME_BYTES]
+            if not self.callee_onsets and np.abs(np.frombuffer(frame, "<i2")).mean() > 300:
+                self.callee_onsets.append(time.monotonic())  # the callee's first audible frame
+            if self.echo is not None:
+                mixed = np.frombuffer(frame, "<i2").astype(np.float32) + np.frombuffer(out, "<i2") * self.echo
+                frame = np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
+            self.session.on_audio(frame)
+            next_t += 0.02
+            time.sleep(max(0.0, next_t - time.monotonic()))
+        self.session.on_ended(CallEnd.COMPLETED, "test over")
+
+    def silent_after(self, t0, frames=3):
+        """First time after t0 the box's output stayed silent for ``frames`` frames."""
+        run = 0
+        for t, level in self.sent:
+            if t < t0:
+                continue
+            run = run + 1 if level < 1 else 0
+            if run == frames:
+                return t - 0.02 * (frames - 1)
+        return None
+
+
+class ScriptedAsr:
+    """Hears ``text`` in anything long enough to be speech (speculative and final passes alike)."""
+
+    name = "scripted"
+
+    def __init__(self, text=""):
+        self.text = text
+        self.calls = 0
+
+    def transcribe(self, pcm, language):
+        self.calls += 1
+        text = self.text if audio.duration_ms(pcm) > 500 else ""
+        return Transcript(text, language, 0.9 if text else 0.0, "scripted", 5)
+
+
+class TonePrompts:
+    """Every prompt is a tone of 30 ms per character (fast, no TTS): enough to measure playback."""
+
+    def render_stream(self, text, language, persist=True):
+        t = np.arange(int(8000 * 0.03 * len(text))) / 8000
+        future = Future()
+        future.set_result(audio.to_pcm16(0.3 * np.sin(2 * np.pi * 440 * t)))
+        return [future]
+
+    def prerender(self, texts, language):
+        pass
+
+
+@pytest.fixture(scope="module")
+def speech(piper_en):
+    def make(text):
+        samples, rate = piper_en.synthesize(text)
+        return audio.to_line(samples, rate)
+
+    return {"stop": make("Stop calling me, please."), "hello": make("Hello? Who is this?")}
+
+
+def call(asr, echo_db=None, records=False):
+    dialog = OutboundDialog(load_pack("cn"), load_script("appointment_reminder"), "en", "Clinic", "0 2 1",
+                            records=records, variables={"name": "Emily", "appointment": "tomorrow"})
+    opt_outs = []
+    events = []
+    session = CallSession(dialog, TonePrompts(), asr, opt_outs.append, on_event=lambda k, d: events.append((k, d)))
+    line = FakeLine(session, echo_db)
+    threading.Thread(target=session.run, args=(line,), daemon=True).start()
+    threading.Thread(target=line.run, daemon=True).start()
+    return dialog, session, line, opt_outs, events
+
+
+def finish(line, session):
+    line.stop.set()
+    session.finished.wait(5)
+
+
+def test_barge_in_stops_the_prompt_and_the_opt_out_is_answered(speech):
+    dialog, session, line, opt_outs, events = call(ScriptedAsr("Stop calling me, please."))
+    time.sleep(1.0)
+    line.say(speech["stop"])
+    deadline = time.monotonic() + 8
+    while not line.hung_up.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    finish(line, session)
+    onset = line.callee_onsets[0]
+    stopped = line.silent_after(onset)
+    print(f"\nbarge-in: box silent {1000 * (stopped - onset):.0f} ms after the callee's first audible frame; "
+          f"session says {session.stats.barge_in_stops_ms} ms; turn latency {session.stats.turn_latencies_ms} ms")
+    assert stopped is not None and stopped - onset < audio.duration_ms(speech["stop"]) / 1000
+    assert opt_outs == ["spoken_opt_out"] and dialog.facts.opt_out
+    assert any(t["text"].endswith("[interrupted]") for t in dialog.transcript())
+    assert line.hung_up.is_set()  # after the confirmation played
+
+
+def test_a_cough_pauses_the_prompt_which_then_goes_on():
+    dialog, session, line, opt_outs, events = call(ScriptedAsr(""))  # the recogniser hears no words
+    time.sleep(1.0)
+    rng = np.random.default_rng(3)
+    cough = audio.to_pcm16(np.concatenate([rng.normal(0, 0.3, 2000) * np.hanning(2000), np.zeros(800)]))
+    line.say(cough)
+    time.sleep(3.0)
+    finish(line, session)
+    kinds = [k for k, _ in events]
+    assert "heard" not in kinds and not opt_outs
+    if "barge_in" in kinds:  # the VAD took it for speech: the prompt must have resumed
+        assert "resumed" in kinds and session.stats.noise_resumes >= 1
+    assert dialog.facts.transcript[0]["text"].endswith("[interrupted]") is False
+    print(f"\ncough: events {kinds}")
+
+
+def test_after_a_benign_interruption_the_box_answers_and_finishes_the_disclosure(speech):
+    dialog, session, line, opt_outs, events = call(ScriptedAsr("Hello? Who is this?"))
+    time.sleep(1.0)
+    line.say(speech["hello"])
+    time.sleep(4.0)
+    finish(line, session)
+    says = [d["key"] for k, d in events if k == "say"]
+    assert "barge_in" in [k for k, _ in events]
+    # the interrupted prologue is said again from the part that was cut: the box never goes quiet
+    assert says.count("identity") >= 2 or says.count("ai_disclosure") >= 2, says
+
+
+def test_the_echo_of_the_box_is_not_a_barge_in():
+    dialog, session, line, opt_outs, events = call(ScriptedAsr(), echo_db=-15)
+    time.sleep(3.0)
+    finish(line, session)
+    assert "barge_in" not in [k for k, _ in events]
