@@ -7,16 +7,9 @@ from pathlib import Path
 
 import pytest
 
-FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
-if str(FIRMWARE) not in sys.path:
-    sys.path.insert(0, str(FIRMWARE))
-
-from callbox.recordings import keystore  # noqa: E402
-from callbox.recordings.keystore import KdfParams, KeyStore, UnlockedKeys  # noqa: E402
-
-PASSPHRASE = "correct horse battery staple"
-# argon2id at its cheapest: the production cost is measured by scripts/bench_recordings.py, not here.
-FAST_KDF = KdfParams(time_cost=1, memory_cost_kib=8, parallelism=1)
+from callbox.recordings import keystore
+from callbox.recordings.keystore import KdfParams, KeyStore, UnlockedKeys
+from rec_support import FAST_KDF, FIRMWARE, PASSPHRASE  # noqa: F401  (re-exported for fixtures)
 
 
 @pytest.fixture(autouse=True)

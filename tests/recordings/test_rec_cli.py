@@ -13,7 +13,7 @@ from callbox.cli import recordings as cli
 from callbox.recordings.keystore import KeyStore, WrongPassphrase
 from callbox.recordings.recorder import Recorder, interleave
 from callbox.recordings.stream import decrypt
-from conftest import PASSPHRASE
+from rec_support import PASSPHRASE
 
 NEW = "another long recording passphrase"
 CALLEE, BOX = bytes(range(256)) + bytes(64), bytes(range(255, -1, -1)) + bytes(64)

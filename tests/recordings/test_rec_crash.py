@@ -15,7 +15,7 @@ import pytest
 from callbox.recordings.keystore import KeyStore, UnlockedKeys
 from callbox.recordings.recorder import interleave
 from callbox.recordings.stream import DEFAULT_CHUNK_SIZE, RecordingError, RecordingTruncated, decrypt
-from conftest import FIRMWARE
+from rec_support import FIRMWARE
 from crash_child import BOX, CALLEE
 from rec_helpers import walk_files
 

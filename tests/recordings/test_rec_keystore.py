@@ -19,7 +19,7 @@ from callbox.recordings.keystore import (
     WrongPassphrase,
 )
 from callbox.recordings.stream import decrypt, key_id_for
-from conftest import PASSPHRASE
+from rec_support import PASSPHRASE
 from rec_helpers import audio_pattern, write_recording
 
 NEW = "a completely different passphrase"

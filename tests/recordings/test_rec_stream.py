@@ -65,7 +65,7 @@ def test_round_trip_sizes(store: KeyStore, keys: UnlockedKeys, tmp_path: Path, s
     cuts=st.lists(st.integers(min_value=0, max_value=3000), max_size=6),
 )
 def test_round_trip_any_split(tmp_path_factory, data: bytes, chunk_size: int, cuts: list[int]) -> None:
-    from conftest import PASSPHRASE
+    from rec_support import PASSPHRASE
 
     base = tmp_path_factory.mktemp("h")
     store = KeyStore(base / "keys")

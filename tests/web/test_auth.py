@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import PASSWORD, csrf, login, make_user, post
+from web_support import PASSWORD, csrf, login, make_user, post
 
 from callbox.store import models as m
 from callbox.store.models_panel import PanelLoginThrottle, PanelUser
@@ -35,7 +35,7 @@ def test_first_visit_needs_the_setup_code(app, box):
 
 
 def test_setup_code_path_is_configurable(box, clock, tmp_path):
-    from conftest import FAST_ARGON2
+    from web_support import FAST_ARGON2
 
     from callbox_web import create_app
 
@@ -75,7 +75,7 @@ def test_five_failures_lock_the_user_for_15_minutes(app, users, clock):
     row = PanelLoginThrottle.get(PanelLoginThrottle.key == "user:staff")
     assert row.locked_until == clock.now() + timedelta(minutes=15)
     # The lock is in the store: a new panel process (a new app) still refuses.
-    from conftest import FAST_ARGON2
+    from web_support import FAST_ARGON2
 
     from callbox_web import create_app, panel_of
 

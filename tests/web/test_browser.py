@@ -29,7 +29,7 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "i
 
 @pytest.fixture(scope="module")
 def panel(tmp_path_factory):
-    from conftest import FAST_ARGON2
+    from web_support import FAST_ARGON2
 
     from callbox.clock import FixedClock
     from callbox.provision import init_box
@@ -74,7 +74,7 @@ def shot(page, name: str) -> None:
 
 def ensure_user(panel, username: str, role: str) -> None:
     from argon2 import PasswordHasher
-    from conftest import FAST_ARGON2
+    from web_support import FAST_ARGON2
 
     from callbox.store.models_panel import PanelUser
 

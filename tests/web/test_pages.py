@@ -6,7 +6,7 @@ import io
 import re
 from datetime import timedelta
 
-from conftest import post
+from web_support import post
 
 from callbox.store import audit, queries
 from callbox.store import models as m
@@ -175,11 +175,11 @@ def test_script_lint_inline_and_four_eyes(client_as, app):
 
 
 def test_reviewer_who_is_the_author_cannot_approve(app, client_as):
-    from conftest import make_user
+    from web_support import make_user
 
     make_user(app, "rita", "reviewer")
     rita = app.test_client()
-    from conftest import login
+    from web_support import login
 
     login(rita, "rita")
     # rita writes as a reviewer? reviewers cannot write scripts, so an admin writes and rita reviews

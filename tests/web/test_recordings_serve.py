@@ -10,7 +10,7 @@ import sys
 import urllib.request
 
 import pytest
-from conftest import post
+from web_support import post
 
 from callbox.recordings.keystore import KdfParams, KeyStore
 from callbox.recordings.recorder import Recorder
@@ -93,7 +93,7 @@ def test_persist_listener_writes_line_status(store):
 
 
 def test_serve_http_on_loopback_in_a_thread(box, clock):
-    from conftest import FAST_ARGON2
+    from web_support import FAST_ARGON2
 
     from callbox_web import serve
 
@@ -108,7 +108,7 @@ def test_serve_http_on_loopback_in_a_thread(box, clock):
 
 
 def test_serve_https_with_the_box_certificate(box, clock):
-    from conftest import FAST_ARGON2
+    from web_support import FAST_ARGON2
 
     from callbox_web import security, serve
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ROLES, post
+from web_support import ROLES, post
 
 # GET pages and the roles that may open them.
 ALL = set(ROLES)
