@@ -331,8 +331,32 @@ def test_system_page_and_fingerprint(client_as, app):
     html = client_as("admin").get("/system/").get_data(as_text=True)
     fingerprint = security.fingerprint(panel_of(app).web_dir)
     assert fingerprint and fingerprint in html and len(fingerprint.split(":")) == 32
-    backup = client_as("admin").get("/system/backup").get_data(as_text=True)
-    assert "placeholder" in backup or "占位" in backup
+
+
+def test_backup_download_restores_onto_a_new_box(client_as, app, tmp_path):
+    from callbox.backup import restore_backup
+    from callbox.store import models as m
+    from callbox_web import panel_of
+
+    admin = client_as("admin")
+    assert admin.get("/system/backup").status_code == 200
+    mismatch = post(admin, "/system/backup", {"passphrase": "twelve chars or more", "confirm": "something else!!"})
+    assert mismatch.status_code == 200 and mismatch.mimetype == "text/html"
+    response = post(admin, "/system/backup", {"passphrase": "twelve chars or more", "confirm": "twelve chars or more"})
+    assert response.status_code == 200 and response.mimetype == "application/octet-stream"
+    archive = tmp_path / "box.cbbak"
+    archive.write_bytes(response.data)
+    assert b"SQLite format" not in response.data  # encrypted
+    assert m.AuditEntry.select().where(m.AuditEntry.action == "backup.download").exists()
+    report = restore_backup(archive, tmp_path / "restored", "twelve chars or more")
+    assert (tmp_path / "restored" / "callbox.sqlite3").exists()
+    assert report is not None
+    assert panel_of(app).data_dir != tmp_path / "restored"
+
+
+def test_backup_is_admin_only(client_as):
+    for role in ("staff", "reviewer", "auditor"):
+        assert client_as(role).get("/system/backup").status_code == 403
 
 
 def test_language_switch(client_as):

@@ -129,3 +129,10 @@ class KeysInitForm(FlaskForm):
                                validators=[DataRequired(REQUIRED)])
     confirm = PasswordField(_l("Passphrase again"),
                             validators=[DataRequired(REQUIRED), EqualTo("passphrase", _l("The two passphrases differ."))])
+
+
+class BackupForm(FlaskForm):
+    passphrase = PasswordField(_l("Backup passphrase (at least 12 characters; keep it apart from the file)"),
+                               validators=[DataRequired(REQUIRED), Length(12, 200)])
+    confirm = PasswordField(_l("Backup passphrase again"),
+                            validators=[DataRequired(REQUIRED), EqualTo("passphrase", _l("The two passphrases differ."))])

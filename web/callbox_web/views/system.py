@@ -1,4 +1,4 @@
-"""System: is the box healthy (store, disk, clock, lines), the HTTPS fingerprint, backups (later)."""
+"""System: is the box healthy (store, disk, clock, lines), the HTTPS fingerprint, encrypted backups."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from flask import Blueprint, render_template
+import tempfile
+
+from flask import Blueprint, after_this_request, render_template, send_file
 
 from callbox import __version__
 from callbox.store import audit
 from callbox.store.db import current_version
 from callbox_web import security
+from callbox_web import auth
 from callbox_web.auth import ADMIN, AUDITOR, panel, roles_required
 from callbox_web.views.dashboard import configured_lines
 
@@ -50,8 +53,38 @@ def index():
                            lines=configured_lines(), chain=chain, data_dir=p.data_dir)
 
 
-@bp.get("/backup")
+@bp.route("/backup", methods=["GET", "POST"])
 @roles_required(ADMIN)
 def backup():
-    """Placeholder page: backups arrive with the field-ready work; it says so plainly."""
-    return render_template("system/backup.html")
+    """Download an encrypted backup of the whole box (store, keys, config, recordings).
+
+    The archive is made with :func:`callbox.backup.create_backup` (online SQLite backup, AES-256-GCM
+    under an argon2id key from the passphrase typed here) into a temporary file that is removed once
+    sent; it is encrypted, so nothing readable lands on disk. Every download is audited.
+    """
+    from callbox.backup import BackupError, create_backup
+    from callbox_web.forms import BackupForm
+
+    form = BackupForm()
+    error = ""
+    if form.validate_on_submit():
+        p = panel()
+        tmp = Path(tempfile.mkdtemp(prefix="callbox-backup-"))
+        name = f"callbox-backup-{p.clock.now().strftime('%Y%m%d-%H%M')}.cbbak"
+        out = tmp / name
+        try:
+            report = create_backup(p.data_dir, out, form.passphrase.data)
+        except BackupError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            error = str(exc)
+        else:
+            audit.append(p.store, auth.actor(), "backup.download", name, {"bytes": out.stat().st_size,
+                                                                          "counts": getattr(report, "counts", {})})
+
+            @after_this_request
+            def _cleanup(response):
+                response.call_on_close(lambda: shutil.rmtree(tmp, ignore_errors=True))
+                return response
+
+            return send_file(out, mimetype="application/octet-stream", as_attachment=True, download_name=name)
+    return render_template("system/backup.html", form=form, error=error)
