@@ -49,7 +49,7 @@ MAX_CALL_S = 180.0
 RESUME_AFTER_S = 1.5  # a paused prompt resumes if nothing came of the interruption
 NOISE_VOICED_MS = 100  # a turn with less voiced audio than this is a click or a cough: no ASR
 SHORT_VOICED_MS = 300  # a turn this short counts only if the recogniser is sure of its words (a cough ≠ "嗯")
-SHORT_ANSWER_END_MS = 450  # end of turn when a yes/no is expected
+SHORT_ANSWER_END_MS = 350  # end of turn when a yes/no is expected (speculative ASR starts at 160)
 OPEN_ANSWER_END_MS = 650
 TRANSFER_HANGUP_S = 2.0  # after a REFER, leave the call once the PBX has had time to take it
 
@@ -134,7 +134,9 @@ class CallSession:
         self.control: CallControl | None = None
         self.player: Player | None = None
         self.events: "queue.Queue[tuple[str, Any, float]]" = queue.Queue()
-        self.vad = vad or LineVad(detector=TurnDetector(start_window=7, start_voiced=5, end_silence_ms=OPEN_ANSWER_END_MS))
+        self.vad = vad or LineVad(
+            detector=TurnDetector(start_window=7, start_voiced=5, end_silence_ms=OPEN_ANSWER_END_MS, early_silence_ms=160)
+        )
         self.end_reason: CallEnd | None = None
         self.end_detail = ""
         self.answered = False

@@ -120,6 +120,19 @@ def load_synthesizer(language: str, prefer: str | None = None) -> Synthesizer:
     return EspeakSynthesizer(language)
 
 
+CACHE_VERSION = "v2"  # v2: leading silence trimmed
+
+
+def trim_silence(samples: np.ndarray, rate: int, lead_ms: int = 10, trail_ms: int = 150, floor: float = 0.01) -> np.ndarray:
+    """Voices start with ~60–80 ms of silence: on a phone that is pure latency. Keep a little."""
+    loud = np.flatnonzero(np.abs(samples) > floor)
+    if not loud.size:
+        return samples
+    start = max(0, loud[0] - rate * lead_ms // 1000)
+    end = min(samples.size, loud[-1] + rate * trail_ms // 1000)
+    return samples[start:end]
+
+
 class PromptCache:
     """Renders text once per voice at the line rate; keeps it in memory and (for fixed prompts) on disk."""
 
@@ -157,7 +170,7 @@ class PromptCache:
     def _path(self, voice_id: str, text: str) -> Path | None:
         if self._dir is None:
             return None
-        digest = hashlib.sha256(f"{voice_id}\n{text}".encode()).hexdigest()[:32]
+        digest = hashlib.sha256(f"{CACHE_VERSION}\n{voice_id}\n{text}".encode()).hexdigest()[:32]
         return self._dir / f"{digest}.pcm"
 
     def cached(self, text: str, language: str, persist: bool = True) -> bytes | None:
@@ -186,17 +199,15 @@ class PromptCache:
             cached = self._memory.get(key)
         if cached is not None:
             return cached
-        path = None
-        if self._dir is not None and persist:
-            digest = hashlib.sha256(f"{synth.voice_id}\n{text}".encode()).hexdigest()[:32]
-            path = self._dir / f"{digest}.pcm"
+        path = self._path(synth.voice_id, text) if persist else None
+        if path is not None:
             if path.exists():
                 pcm = path.read_bytes()
                 with self._lock:
                     self._memory[key] = pcm
                 return pcm
         samples, rate = synth.synthesize(text)
-        pcm = audio.to_line(samples, rate)
+        pcm = audio.to_line(trim_silence(samples, rate), rate)
         if path is not None:
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(pcm)
