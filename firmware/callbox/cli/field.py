@@ -175,9 +175,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """What ``callbox-sweep.timer`` runs: the recordings sweep with the periods of the box's own rule pack."""
     from datetime import datetime, timezone
 
-    from callbox.compliance.rulepack import load_pack
     from callbox.recordings import audit_hook
-    from callbox.recordings.retention import RetentionRule, sweep
+    from callbox.recordings.retention import sweep
     from callbox.store.db import open_store
     from callbox.timesync import clock_status
 
@@ -186,19 +185,23 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         # A clock running ahead would shred recordings the law says to keep: wait for a trusted clock.
         print(f"sweep postponed: {status.detail}")
         return EXIT_OK
+    from callbox.recordings import policy
+
     store = open_store(args.data)
-    org = store.organisation()
-    store.close()
-    if org is None:
-        raise UsageError(f"{args.data} is not set up yet; nothing to sweep")
-    months = load_pack(org.rules, args.data).retention_months
-    rules = {name: RetentionRule(int(m)) for name, m in months.items()}
-    rules["default"] = rules.get(org.industry) or rules.get("general") or RetentionRule(max(months.values()))
+    try:
+        org = store.organisation()
+        if org is None:
+            raise UsageError(f"{args.data} is not set up yet; nothing to sweep")
+        rules = policy.pack_rules(args.data, store)
+        holds = policy.active_holds(store)
+    finally:
+        store.close()
     directory = args.data / "recordings"
     if not directory.is_dir():
         print("no recordings yet")
         return EXIT_OK
-    report = sweep(directory, datetime.now(timezone.utc), args.dry_run, audit_hook(args.data), rules=rules)
+    report = sweep(directory, datetime.now(timezone.utc), args.dry_run, audit_hook(args.data), rules=rules,
+                   legal_holds=holds)
     print(f"{'would shred' if args.dry_run else 'shredded'} {len(report.shredded)}, kept {len(report.kept)}, "
           f"on hold {len(report.held)}, skipped {len(report.skipped)} (rule pack {org.rules})")
     return EXIT_OK

@@ -92,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = rsub.add_parser("sweep", help="crypto-shred recordings whose retention period has ended")
     p.add_argument("--dry-run", action="store_true", help="only report what would be shredded")
-    p.add_argument("--months", type=int, required=True, help="the rule pack's retention period in months")
+    p.add_argument("--months", type=int, help="retention period in months (default: the box's rule pack)")
     p.add_argument("--min-months", type=int, default=0, help="pack minimum (campaign overrides cannot go below)")
     p.add_argument("--max-months", type=int, help="pack maximum (campaign overrides cannot exceed; default --months)")
     p.add_argument(
@@ -101,6 +101,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hold", action="append", default=[], metavar="CALL_ID", help="legal hold: never shred this call")
     p.add_argument("--now", help="ISO instant to judge expiry at (default: the system clock)")
     p.set_defaults(func=cmd_sweep)
+
+    p = rsub.add_parser("hold", help="put a recording under legal hold (the sweeper never shreds it)")
+    p.add_argument("name", help="recording file name (call-000012.cbr) or call id")
+    p.add_argument("--reason", required=True, help="e.g. the court order or complaint reference")
+    p.add_argument("--by", help="who decided (default: the logged-in user)")
+    p.set_defaults(func=cmd_hold)
+
+    p = rsub.add_parser("release", help="end a legal hold")
+    p.add_argument("name")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--by")
+    p.set_defaults(func=cmd_release)
 
 
 def _passphrase_args(p: argparse.ArgumentParser) -> None:
@@ -197,7 +209,7 @@ def _recording_path(args: argparse.Namespace) -> Path:
 
 
 def _operator(args: argparse.Namespace) -> str:
-    if args.operator:
+    if getattr(args, "operator", None):
         return args.operator
     try:
         return getpass.getuser()
@@ -436,6 +448,51 @@ def _rules(args: argparse.Namespace) -> dict[str, RetentionRule]:
     return rules
 
 
+def _box_policy(args: argparse.Namespace) -> tuple[dict[str, RetentionRule], set[str]]:
+    """Periods (from --months, else the rule pack) and the legal holds stored on the box."""
+    from callbox.recordings import policy
+    from callbox.store.db import DB_FILENAME
+
+    if not (args.data / DB_FILENAME).exists():
+        if args.months is None:
+            raise UsageError(f"{args.data} has no store to read the rule pack from: give --months")
+        return _rules(args), set()
+    store = policy.open_for(args.data)
+    try:
+        rules = _rules(args) if args.months is not None else policy.pack_rules(args.data, store)
+        return rules, policy.active_holds(store)
+    finally:
+        store.close()
+
+
+def _hold_command(args: argparse.Namespace, place: bool) -> int:
+    from callbox.recordings import policy
+
+    store = policy.open_for(args.data)
+    try:
+        by = args.by or _operator(args)
+        if place:
+            policy.place_hold(store, args.name, args.reason, by)
+        else:
+            policy.release_hold(store, args.name, args.reason, by)
+    except policy.HoldError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        store.close()
+    print(f"{args.name}: legal hold {'placed' if place else 'released'}")
+    return EXIT_OK
+
+
+@_handler
+def cmd_hold(args: argparse.Namespace) -> int:
+    return _hold_command(args, place=True)
+
+
+@_handler
+def cmd_release(args: argparse.Namespace) -> int:
+    return _hold_command(args, place=False)
+
+
 @_handler
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Shred expired recordings (or list them with --dry-run)."""
@@ -449,7 +506,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         print(f"no recordings in {directory}")
         return EXIT_OK
-    report = sweep(directory, now, args.dry_run, audit_hook(args.data), rules=_rules(args), legal_holds=set(args.hold))
+    rules, holds = _box_policy(args)
+    report = sweep(directory, now, args.dry_run, audit_hook(args.data), rules=rules, legal_holds=holds | set(args.hold))
     verb = "would shred" if args.dry_run else "shredded"
     for name in report.shredded:
         print(f"{verb} {name}")
