@@ -88,6 +88,11 @@ class CallControl(ABC):
     @abstractmethod
     def hangup(self) -> None: ...
 
+    def transfer(self, target: str) -> bool:
+        """Blind-transfer the call to ``target`` (an extension or SIP URI). Lines that can (SIP REFER)
+        override this; the default says it cannot, so the dialog offers a staff callback instead."""
+        return False
+
 
 StateListener = Callable[[LineEvent], None]
 

@@ -8,19 +8,25 @@ pjsua2 facts this module is built around (measured):
 - no sound card: the null audio device clocks the conference bridge, and call audio goes in and out
   through :class:`PcmPort` (an ``AudioMediaPort``) at 8 kHz, 20 ms frames;
 - every ``Call`` object is kept referenced until it is disconnected, and all are dropped before
-  ``libDestroy``.
+  ``libDestroy``;
+- timers (registration retries, ring timeouts) run on the same thread (``PjEngine.call_later``), so a
+  retry can never race a callback.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import heapq
+import itertools
 import logging
 import os
 import queue
 import sys
 import threading
+import time
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, Callable
 
 try:
@@ -105,15 +111,51 @@ def _quiet_stdout():
         os.close(devnull)
 
 
+TRANSPORTS = {"udp": "PJSIP_TRANSPORT_UDP", "tcp": "PJSIP_TRANSPORT_TCP", "tls": "PJSIP_TRANSPORT_TLS"}
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """TLS settings for the SIP transport. Empty paths = pjsip defaults (no client certificate).
+
+    ``ca_file`` is the PBX's CA (or its self-signed certificate); with ``verify_server`` the box refuses
+    a PBX whose certificate does not chain to it, which is what stops a man in the middle.
+    """
+
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    verify_server: bool = True
+
+
+def _is_wildcard(address: str) -> bool:
+    return address in ("", "0.0.0.0", "::")
+
+
 class PjEngine:
     """Owns the Endpoint; runs it and every pjsua2 call on a single thread."""
 
-    def __init__(self, bind: str = "127.0.0.1", port: int = 0, log_level: int = 1, name: str = "callbox") -> None:
+    def __init__(
+        self,
+        bind: str = "127.0.0.1",
+        port: int = 0,
+        log_level: int = 1,
+        name: str = "callbox",
+        transport: str = "udp",
+        tls: TlsFiles | None = None,
+    ) -> None:
         require_pjsua2()
+        if transport not in TRANSPORTS:
+            raise ValueError(f"SIP transport {transport!r} is not supported: use one of {', '.join(TRANSPORTS)}")
         self.bind = bind
         self.port = port
         self.log_level = log_level
         self.name = name
+        self.transport = transport
+        self.tls = tls or TlsFiles()
+        self.transport_id: int = -1
+        self._timers: list[tuple[float, int, Callable[[], Any]]] = []
+        self._timer_seq = itertools.count()
         self._queue: "queue.Queue[tuple[Callable[[], Any], Future]]" = queue.Queue()
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -153,13 +195,9 @@ class PjEngine:
         cfg.medConfig.ecTailLen = 0
         ep.libInit(cfg)
         ep.audDevManager().setNullDev()
-        tcfg = pj.TransportConfig()
-        tcfg.port = self.port
-        tcfg.boundAddress = self.bind
-        tcfg.publicAddress = self.bind
-        tid = ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, tcfg)
-        self.port = ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1]
-        self.port = int(self.port)
+        tid = ep.transportCreate(getattr(pj, TRANSPORTS[self.transport]), self._transport_config())
+        self.transport_id = tid
+        self.port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1])
         ep.libStart()
         # Telephone codecs first: G.711 is what PBXs and trunks speak; no transcoding surprises.
         for codec, prio in (("PCMA/8000", 255), ("PCMU/8000", 254)):
@@ -168,6 +206,23 @@ class PjEngine:
             except Exception:
                 pass
         self.ep = ep
+
+    def _transport_config(self) -> Any:
+        """Bind where the config says. A wildcard bind leaves the public address to pjsip (and to the
+        registrar's received/rport), so a box behind NAT advertises what the PBX can reach."""
+        tcfg = pj.TransportConfig()
+        tcfg.port = self.port
+        if not _is_wildcard(self.bind):
+            tcfg.boundAddress = self.bind
+            tcfg.publicAddress = self.bind
+        if self.transport == "tls":
+            tls = tcfg.tlsConfig
+            tls.method = pj.PJSIP_TLSV1_2_METHOD
+            tls.CaListFile = self.tls.ca_file
+            tls.certFile = self.tls.cert_file
+            tls.privKeyFile = self.tls.key_file
+            tls.verifyServer = bool(self.tls.verify_server and self.tls.ca_file)
+        return tcfg
 
     def _run(self) -> None:
         try:
@@ -179,7 +234,9 @@ class PjEngine:
         self._ready.set()
         while not self._stop.is_set():
             self._drain()
+            self._fire_timers()
             self.ep.libHandleEvents(10)
+        self._timers.clear()
         self._drain()
         try:
             self.ep.hangupAllCalls()
@@ -206,6 +263,33 @@ class PjEngine:
                     fut.set_result(fn())
                 except BaseException as exc:
                     fut.set_exception(exc)
+
+    def _fire_timers(self) -> None:
+        now = time.monotonic()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, fn = heapq.heappop(self._timers)
+            try:
+                fn()
+            except Exception:
+                log.exception("SIP engine %s: scheduled task failed", self.name)
+
+    def call_later(self, delay_s: float, fn: Callable[[], Any]) -> Callable[[], None]:
+        """Run ``fn`` on the pjsua thread after ``delay_s`` seconds; returns a cancel function.
+
+        Retries and ring timeouts use this rather than ``threading.Timer`` so they run in order with
+        pjsua2 callbacks and never need locks. Safe to call from any thread.
+        """
+        cancelled = threading.Event()
+
+        def guarded() -> None:
+            if not cancelled.is_set():
+                fn()
+
+        def schedule() -> None:
+            heapq.heappush(self._timers, (time.monotonic() + max(0.0, delay_s), next(self._timer_seq), guarded))
+
+        self.call(schedule, wait=False)
+        return cancelled.set
 
     def call(self, fn: Callable[[], Any], wait: bool = True, timeout: float = 10.0) -> Any:
         """Run ``fn`` on the pjsua thread.
