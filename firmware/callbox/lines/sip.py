@@ -116,7 +116,7 @@ class SipTiming:
 
     retry_base_s: float = 5.0  # first retry after a failure; doubles per consecutive failure
     retry_max_s: float = 300.0
-    auth_retry_min_s: float = 60.0  # wrong password / forbidden: slow, so fail2ban does not lock us out
+    auth_retry_min_s: float = 60.0  # wrong password / 403: backoff starts here, so fail2ban does not ban us
     retry_after_max_s: float = 3600.0  # a registrar asking for longer is capped here
     jitter: float = 0.1  # up to +10 % so boxes restarted together do not retry in lockstep
 
@@ -146,9 +146,11 @@ def retry_after_s(message: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def backoff_s(failures: int, timing: SipTiming, rand: Callable[[], float] = random.random) -> float:
-    """Exponential backoff for the ``failures``-th consecutive failure (1 = first)."""
-    delay = min(timing.retry_max_s, timing.retry_base_s * 2 ** max(0, failures - 1))
+def backoff_s(failures: int, timing: SipTiming, base_s: float | None = None,
+              rand: Callable[[], float] = random.random) -> float:
+    """Exponential backoff for the ``failures``-th consecutive failure (1 = first), capped, with jitter."""
+    base = timing.retry_base_s if base_s is None else base_s
+    delay = min(timing.retry_max_s, base * 2 ** max(0, failures - 1))
     return delay * (1 + timing.jitter * rand())
 
 
@@ -171,15 +173,16 @@ def registration_outcome(
     """
     if 200 <= code < 300:
         return RegOutcome(True, f"registered with {cfg.registrar} as {cfg.auth_user}")
-    delay = backoff_s(failures, timing, rand)
+    delay = backoff_s(failures, timing, rand=rand)
+    slow = backoff_s(failures, timing, base_s=timing.auth_retry_min_s, rand=rand)
     where = f"registrar {cfg.registrar}"
     if code in (401, 407):
-        delay = max(delay, timing.auth_retry_min_s)
+        delay = slow
         text = (f"{where} rejected username '{cfg.auth_user}' or its password ({code} {reason}). "
                 "Fix: correct username/password of this line in lines.toml (callbox.toml on the boot "
                 "partition), then restart callbox")
     elif code == 403:
-        delay = max(delay, timing.auth_retry_min_s)
+        delay = slow
         text = (f"{where} forbids this account ({code} {reason}). Fix: ask the PBX administrator to enable "
                 f"extension '{cfg.auth_user}' and to allow registrations from this box's IP address")
     elif code == 404:
@@ -546,7 +549,9 @@ class SipLine(Line):
             reg = acfg.regConfig
             reg.registrarUri = cfg.registrar_uri()
             reg.timeoutSec = cfg.register_expires_s
-            reg.delayBeforeRefreshSec = max(5, min(30, cfg.register_expires_s // 10))
+            # Refresh 5 s before expiry. Not more: pjsip computes (granted - delay) unsigned, so a
+            # registrar granting less than the delay would silently never be refreshed.
+            reg.delayBeforeRefreshSec = 5
             reg.retryIntervalSec = 0  # this module retries, honouring Retry-After and backing off
             reg.dropCallsOnFail = False
             acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", cfg.auth_user, 0, cfg.password))
