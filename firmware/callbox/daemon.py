@@ -96,6 +96,27 @@ class VoiceStack:
             list(pool.map(render_all, self.prompts.languages()))
 
 
+class ConsentEvidence:
+    """Remembers the answer that turned recording on: when, how (DTMF or speech) and what was said.
+
+    Kept with the call record as evidence that the callee agreed (PIPL art. 13-14). The audio of a
+    spoken answer is part of neither the recording (it starts after the answer) nor this record.
+    """
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._last: dict | None = None
+        self.value: dict | None = None
+
+    def see(self, kind: str, data: dict) -> None:
+        if kind == "dtmf":
+            self._last = {"how": "dtmf", "answer": data.get("digit", "")}
+        elif kind == "heard":
+            self._last = {"how": "speech", "answer": data.get("text", "")}
+        elif kind == "recording" and data.get("on") and self.value is None:
+            self.value = {"at": self._clock.now().isoformat(), **(self._last or {"how": "unknown", "answer": ""})}
+
+
 class InboundHandler:
     """What the box does with traffic that reaches it: opt-out SMS now; inbound calls are rejected
     politely by the line until the inbound dialog exists (see the lines issue notes)."""
@@ -233,6 +254,7 @@ class CallBox:
             variables={"name": contact.name if contact else "", **member.variables},
         )
         call = m.Call.create(attempt=attempt_id, line_id=line.line_id, started_at=self.clock.now())
+        evidence = ConsentEvidence(self.clock)
 
         def opt_out(source: str) -> None:
             queries.add_dnc(self.store, number, source, f"said during call {call.id}", actor="callee")
@@ -243,7 +265,7 @@ class CallBox:
             self.voice.recognizer,
             on_opt_out=opt_out,
             recorder_factory=self._recorder_factory(call.id) if campaign.records else None,
-            on_event=lambda kind, data: self._notify(number, kind, data),
+            on_event=lambda kind, data: (evidence.see(kind, data), self._notify(number, kind, data)),
         )
         import time
 
@@ -273,6 +295,7 @@ class CallBox:
             call.opt_out = facts.opt_out
             call.outcome = result.outcome
             call.transcript = result.transcript
+            call.recording_consent = evidence.value
             recording_path = self.data_dir / "recordings" / f"call-{call.id:06d}.cbr"
             call.recording_file = recording_path.name if recording_path.exists() else None
             call.save()

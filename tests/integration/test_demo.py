@@ -46,6 +46,12 @@ def test_consented_callee_allows_recording_and_confirms(summary):
     assert any("人工智能" in t["text"] for t in row["transcript"] if t["who"] == "box")
     recordings = list((summary["data"] / "recordings").glob("*.cbr"))
     assert recordings and all(not r.read_bytes().startswith(b"RIFF") for r in recordings)
+    import sqlite3
+
+    con = sqlite3.connect(summary["data"] / "callbox.sqlite3")
+    (evidence,) = con.execute("select recording_consent from call where recording = 'on'").fetchone()
+    con.close()
+    assert '"how": "dtmf"' in evidence and '"answer": "1"' in evidence  # the consent answer, kept as evidence
 
 
 @pytest.mark.parametrize("phone", ["+8613900138002", "+8613500138005"])

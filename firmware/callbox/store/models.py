@@ -161,6 +161,8 @@ class Call(BaseModel):
     ai_disclosed = BooleanField(default=False)
     recording = CharField(default="none")  # on | off | none
     recording_file = CharField(null=True)
+    # Evidence of the callee's answer to the recording question: {"at", "how": dtmf|speech, "answer"}
+    recording_consent = JSONField(null=True)
     opt_out = BooleanField(default=False)
     outcome = CharField(default="")  # confirmed | declined | opt_out | no_answer | ...
     transcript = JSONField(default=list)
