@@ -29,7 +29,8 @@ DB_FILENAME = "callbox.sqlite3"
 # Areas of the firmware that own tables of their own keep them in their own module, each exporting
 # ``MODELS`` (a list of peewee models bound to ``models.database_proxy``). Schema v1 is not released
 # yet, so they are part of migration 1; after the first release, changes go in new migrations.
-EXTRA_MODEL_MODULES = ("callbox.store.models_compliance", "callbox.store.models_panel", "callbox.store.models_recordings")
+EXTRA_MODEL_MODULES = ("callbox.store.models_compliance", "callbox.store.models_panel", "callbox.store.models_recordings",
+                       "callbox.store.models_lines")
 
 
 def extra_models() -> list:
