@@ -48,7 +48,9 @@ ANSWER_TIMEOUT_S = 6.0  # silence after a question before the dialog hears "sile
 MAX_CALL_S = 180.0
 RESUME_AFTER_S = 1.5  # a paused prompt resumes if nothing came of the interruption
 NOISE_VOICED_MS = 100  # a turn with less voiced audio than this is a click or a cough: no ASR
-SHORT_VOICED_MS = 300  # a turn this short counts only if the recogniser is sure of its words (a cough ≠ "嗯")
+SHORT_VOICED_MS = 300  # a turn this short counts only if the recogniser is not guessing (a cough ≠ "嗯")
+SHORT_MIN_CONFIDENCE = 0.2  # measured: Whisper gives a clear "同意" 0.29, a cough under 0.1
+FILLERS = {"嗯", "啊", "呃", "哦", "噢", "唔", "uh", "um", "hmm", "mm", "oh", "ah", "er"}
 SHORT_ANSWER_END_MS = 350  # end of turn when a yes/no is expected (speculative ASR starts at 160)
 OPEN_ANSWER_END_MS = 650
 TRANSFER_HANGUP_S = 2.0  # after a REFER, leave the call once the PBX has had time to take it
@@ -315,7 +317,8 @@ class CallSession:
         self._awaiting = None
         self._spec.clear()
         text = result.text.strip()
-        if not text or (self._awaiting_voiced_ms < SHORT_VOICED_MS and result.confidence < 0.5):
+        bare = text.lower().strip(" .,!?。，！？、…")
+        if not bare or bare in FILLERS or (self._awaiting_voiced_ms < SHORT_VOICED_MS and result.confidence < SHORT_MIN_CONFIDENCE):
             self._noise()
             return
         language = self.dialog.language
@@ -332,6 +335,7 @@ class CallSession:
     def _noise(self) -> None:
         """Nothing came of a sound on the line: go on where the prompt was paused."""
         self._awaiting = None
+        self._speech_end_at = None  # no reply is due, so no turn latency to measure
         if self.player is not None and self.player.paused:
             self.stats.noise_resumes += 1
             self.player.resume()
@@ -348,6 +352,8 @@ class CallSession:
             else:
                 self.player.resume()
                 self._paused_at = None
+        if not any(isinstance(a, d.Say) for a in actions):
+            self._speech_end_at = None  # nothing to say to that (e.g. a DTMF digit mid-collect): not a turn
         self._do(actions)
         self._tune_turn_end()
 

@@ -221,11 +221,12 @@ _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])\s+|(?<=[，,])(?=.{
 
 
 def split_sentences(text: str, min_chars: int = 8) -> list[str]:
-    """Sentences (and long clauses) in order; tiny pieces are joined to the one before."""
+    """Sentences (and long clauses) in order; tiny pieces are joined to the one before, except the
+    first: a short first piece ("Emily,") reaches the line soonest while the rest renders."""
     parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
     out: list[str] = []
     for part in parts:
-        if out and len(out[-1]) < min_chars:
+        if len(out) > 1 and len(out[-1]) < min_chars:
             out[-1] = f"{out[-1]} {part}" if out[-1].isascii() else out[-1] + part
         else:
             out.append(part)
