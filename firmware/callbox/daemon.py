@@ -118,18 +118,170 @@ class ConsentEvidence:
 
 
 class InboundHandler:
-    """What the box does with traffic that reaches it: opt-out SMS now; inbound calls are rejected
-    politely by the line until the inbound dialog exists (see the lines issue notes)."""
+    """What the box does with traffic that reaches it, on any line (GSM or SIP).
 
-    def __init__(self, store: Store) -> None:
+    Opt-out SMS go straight to the do-not-call list. An inbound call hears who answered, that it is an
+    automated voice, and two choices: 9 = never call me again (the DNC row is committed before the
+    confirmation is spoken), 0 = a person (a ``CallbackTask`` for staff plus an audit entry, in one
+    transaction). Without a loaded voice stack the call is declined rather than answered into silence.
+    """
+
+    MESSAGES = {
+        "zh": {
+            "greeting": "您好，这里是{org}。这是自动语音服务。如需我们不再来电请按9，需要人工服务请按0。",
+            "dnc": "好的，已为您登记，我们不会再给您打电话。再见。",
+            "callback": "好的，我们的工作人员会尽快给您回电。再见。",
+            "no_number": "抱歉，您的号码没有显示，无法登记。请直接联系我们的工作人员。再见。",
+            "goodbye": "感谢您的来电，再见。",
+        },
+        "en": {
+            "greeting": "Hello, this is {org}. This is an automated voice. To stop our calls, press 9. "
+                        "To speak to a member of staff, press 0.",
+            "dnc": "Done. We will not call you again. Goodbye.",
+            "callback": "Thank you. A member of staff will call you back soon. Goodbye.",
+            "no_number": "Sorry, your number was withheld, so we cannot note that. Please contact our staff. Goodbye.",
+            "goodbye": "Thank you for calling. Goodbye.",
+        },
+    }
+    KEY_WAIT_S = 8.0  # after the greeting, how long to wait for 9 or 0
+
+    def __init__(self, store: Store, box: "CallBox | None" = None, line_id: str = "") -> None:
         self.store = store
+        self.box = box
+        self.line_id = line_id
 
     def on_sms_opt_out(self, number: str) -> None:
         queries.add_dnc(self.store, number, "sms", "unsubscribed by SMS", actor="callee")
 
-    def on_incoming_call(self, number: str, control) -> None:  # noqa: ANN001
-        log.info("inbound call from %s rejected: inbound dialog not configured", number)
-        return None
+    def on_incoming_call(self, number: str, control):  # noqa: ANN001, ANN201 (CallControl -> CallListener | None)
+        """Answer with the inbound dialog when voices are loaded; otherwise decline (the line sends 603)."""
+        voice = getattr(self.box, "voice", None)
+        if voice is None:
+            log.info("inbound call from %s declined: voices are not loaded yet", number or "a withheld number")
+            return None
+        return InboundHandler.Call(self, number, control, self._language(voice))
+
+    def _language(self, voice) -> str:  # noqa: ANN001
+        languages = voice.prompts.languages()
+        preferred = self.box.pack.default_language if self.box is not None else "zh"
+        return preferred if preferred in languages and preferred in self.MESSAGES else (
+            "zh" if "zh" in languages else languages[0])
+
+    def text(self, key: str, language: str) -> str:
+        org = self.box.org.name_for(language) if self.box is not None else ""
+        return self.MESSAGES.get(language, self.MESSAGES["en"])[key].format(org=org)
+
+    def e164(self, number: str) -> str | None:
+        """The caller's number as stored in the DNC list, or None when withheld or not a phone number."""
+        from callbox.compliance.numbers import InvalidNumber, normalise
+
+        region = self.box.pack.default_region if self.box is not None else "CN"
+        try:
+            return normalise(number, region) if number else None
+        except InvalidNumber:
+            return None
+
+    def opt_out(self, number: str) -> bool:
+        e164 = self.e164(number)
+        if e164 is None:
+            log.warning("inbound caller pressed 9 but the number %r is not usable; nothing stored", number)
+            return False
+        queries.add_dnc(self.store, e164, "dtmf", "pressed 9 on an inbound call", actor="callee")
+        log.info("inbound caller %s pressed 9: on the do-not-call list", e164)
+        return True
+
+    def request_callback(self, number: str) -> bool:
+        from callbox.store.models_lines import CallbackTask
+
+        e164 = self.e164(number)
+        if e164 is None:
+            log.warning("inbound caller pressed 0 but the number %r is not usable; no callback task", number)
+            return False
+        with self.store.atomic():
+            task = CallbackTask.create(phone=e164, line_id=self.line_id, reason="pressed 0 on an inbound call",
+                                       requested_at=self.store.clock.now())
+            audit.append(self.store, "callee", "callback.request", e164, {"task": task.id, "line": self.line_id})
+        log.info("inbound caller %s pressed 0: callback task %s for staff", e164, task.id)
+        return True
+
+    class Call:
+        """The listener for one inbound call: greeting, one key, a confirmation, hang up (own thread)."""
+
+        def __init__(self, handler: "InboundHandler", number: str, control, language: str) -> None:  # noqa: ANN001
+            import queue
+
+            self.handler = handler
+            self.number = number
+            self.control = control
+            self.language = language
+            self.keys: "queue.Queue[str | None]" = queue.Queue()
+            self.ended = threading.Event()
+            self.outcome = ""
+
+        def on_answered(self) -> None:
+            threading.Thread(target=self.run, name="inbound-call", daemon=True).start()
+
+        def on_audio(self, frame: bytes) -> None:
+            pass
+
+        def on_dtmf(self, digit: str) -> None:
+            self.keys.put(digit)
+
+        def on_ended(self, reason: CallEnd, detail: str) -> None:
+            self.ended.set()
+            self.keys.put(None)
+
+        def say(self, key: str) -> None:
+            pcm = self.handler.box.voice.prompts.render(self.handler.text(key, self.language), self.language)
+            self.control.play(pcm)
+
+        def run(self) -> None:
+            try:
+                self.say("greeting")
+                key = self.wait_for_key()
+                self.control.stop_playback()  # a key during the greeting cuts it short
+                self.outcome = self.record(key)  # stored even if the caller has already hung up
+                if not self.ended.is_set():
+                    self.confirm()
+            except Exception:
+                log.exception("inbound call from %s failed", self.number)
+                self.control.hangup()
+
+        def wait_for_key(self) -> str | None:
+            """9 or 0, pressed during the greeting or up to KEY_WAIT_S after it; None otherwise."""
+            import queue
+            import time
+
+            deadline = None
+            while True:
+                if deadline is None and self.control.playback_pending_ms() == 0:
+                    deadline = time.monotonic() + self.handler.KEY_WAIT_S
+                if deadline is not None and time.monotonic() >= deadline:
+                    return None
+                try:
+                    key = self.keys.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if key in ("9", "0"):
+                    return key
+                if key is None:
+                    return None
+
+        def record(self, key: str | None) -> str:
+            if key == "9":
+                return "opt_out" if self.handler.opt_out(self.number) else "no_number"
+            if key == "0":
+                return "callback" if self.handler.request_callback(self.number) else "no_number"
+            return "no_choice"
+
+        def confirm(self) -> None:
+            """Say what was done, let it play out, hang up."""
+            self.say({"opt_out": "dnc", "callback": "callback", "no_number": "no_number"}.get(self.outcome, "goodbye"))
+            while not self.ended.is_set() and self.control.playback_pending_ms() > 0:
+                self.ended.wait(0.05)
+            if not self.ended.is_set():
+                self.ended.wait(0.3)  # let the last frames leave the jitter buffer
+                self.control.hangup()
 
 
 class CallBox:

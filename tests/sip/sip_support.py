@@ -57,8 +57,9 @@ class Sipp:
             cmd += ["-m", str(calls)]
         self.proc = subprocess.Popen(cmd, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        time.sleep(0.3)  # bind before the box sends anything
-        assert self.proc.poll() is None, f"sipp exited at once: {self.errors()}"
+        if target is None:  # a callee: must be listening before the box sends anything
+            time.sleep(0.3)
+            assert self.proc.poll() is None, f"sipp exited at once: {self.errors()}"
 
     @property
     def address(self) -> str:

@@ -128,7 +128,7 @@ class TlsFiles:
     verify_server: bool = True
 
 
-def _is_wildcard(address: str) -> bool:
+def is_wildcard(address: str) -> bool:
     return address in ("", "0.0.0.0", "::")
 
 
@@ -212,7 +212,7 @@ class PjEngine:
         registrar's received/rport), so a box behind NAT advertises what the PBX can reach."""
         tcfg = pj.TransportConfig()
         tcfg.port = self.port
-        if not _is_wildcard(self.bind):
+        if not is_wildcard(self.bind):
             tcfg.boundAddress = self.bind
             tcfg.publicAddress = self.bind
         if self.transport == "tls":

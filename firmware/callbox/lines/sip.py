@@ -36,7 +36,7 @@ from urllib.parse import unquote
 
 from callbox.compliance.permit import PermitAuthority
 from callbox.lines.base import CallControl, CallEnd, CallListener, Line, LineState, PlaybackBuffer
-from callbox.lines.pjsip import TRANSPORTS, PcmPort, PjEngine, TlsFiles, pj
+from callbox.lines.pjsip import TRANSPORTS, PcmPort, PjEngine, TlsFiles, is_wildcard, pj
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +274,10 @@ def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _noop() -> None:
+    pass
+
+
 def _op(code: int) -> Any:
     prm = pj.CallOpParam()
     prm.statusCode = code
@@ -299,7 +303,7 @@ class _SipCall(pj.Call if pj else object):  # type: ignore[misc]
         self.timed_out = False
         self.ended = False
         self.media_up = threading.Event()
-        self.cancel_ring_timer: Callable[[], None] = lambda: None
+        self.cancel_ring_timer: Callable[[], None] = _noop
 
     def _notify(self, method: str, *args: Any) -> None:
         target = getattr(self.listener, method, None) if self.listener is not None else None
@@ -396,6 +400,14 @@ class _SipCall(pj.Call if pj else object):  # type: ignore[misc]
             log.warning("line %s: transfer failed (%s %s): check the staff extension on the PBX",
                         self.line.line_id, prm.statusCode, prm.reason)
             self._notify("on_transfer_result", False, f"{prm.statusCode} {prm.reason}")
+
+    def release(self) -> None:
+        """Break the call <-> port <-> listener cycles, on the engine thread, so pjsua2 frees these
+        objects here and now; a cycle left to the garbage collector may be freed on another thread
+        or after ``libDestroy``, which aborts the process."""
+        self.port = None
+        self.listener = None
+        self.cancel_ring_timer = _noop
 
     def _hangup_quietly(self, code: int) -> None:
         if self.ended:
@@ -560,6 +572,10 @@ class SipLine(Line):
         if cfg.outbound_proxy:
             acfg.sipConfig.proxies.append(cfg.proxy_uri())
         acfg.natConfig.udpKaIntervalSec = max(0, int(cfg.keepalive_s))
+        if not is_wildcard(cfg.bind):
+            # RTP on the same interface as SIP, and that address in the SDP (not whatever pjsip guesses).
+            acfg.mediaConfig.transportConfig.boundAddress = cfg.bind
+            acfg.mediaConfig.transportConfig.publicAddress = cfg.bind
         acfg.mediaConfig.srtpUse = {"off": pj.PJMEDIA_SRTP_DISABLED, "optional": pj.PJMEDIA_SRTP_OPTIONAL,
                                     "mandatory": pj.PJMEDIA_SRTP_MANDATORY}[cfg.srtp]
         # With TLS, SRTP keys travel encrypted; without it pjsua would refuse SRTP unless told otherwise.
@@ -701,6 +717,7 @@ class SipLine(Line):
         """On the engine thread: drop the call once pjsua2 has finished with it."""
 
         def _forget() -> None:
+            call.release()
             self._active.discard(call)
             self.engine.keep.discard(call)
 
