@@ -82,3 +82,22 @@ def test_end_of_turn_can_be_shortened_for_short_answers():
     detector.end_silence_ms = 400
     events = feed(detector, [False] * 20)
     assert isinstance(events[-1], Utterance) and events[-1].silence_ms == 400
+
+
+def test_a_turn_the_confirmer_never_heard_is_unconfirmed():
+    from callbox.voice.vad import LineVad
+
+    class Always:
+        def __init__(self, answer):
+            self.answer = answer
+
+        def is_speech(self, frame):
+            return self.answer
+
+    for silero_says, confirmed in ((False, False), (True, True)):
+        vad = LineVad(detector=TurnDetector(end_silence_ms=100), classifier=Always(True), confirmer=Always(silero_says))
+        events = [e for _ in range(10) for e in vad.feed(frame_of(3000))]
+        vad.classifier = Always(False)
+        events += [e for _ in range(10) for e in vad.feed(frame_of(10))]
+        utterance = [e for e in events if isinstance(e, Utterance)][0]
+        assert utterance.confirmed is confirmed

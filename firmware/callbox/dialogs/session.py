@@ -241,6 +241,8 @@ class CallSession:
             if self.player.audible:
                 self.player.pause()
                 self._paused_at = time.monotonic()
+                # Someone who talks over the box usually says something short: answer it quickly.
+                self.vad.detector.end_silence_ms = SHORT_ANSWER_END_MS
                 # Onset → silence on the line: the detector's hysteresis (frames it needed) plus our delay.
                 detect_ms = self.vad.detector.start_voiced * 20
                 self.stats.barge_in_stops_ms.append(detect_ms + int((time.monotonic() - at) * 1000))
@@ -254,7 +256,7 @@ class CallSession:
         elif isinstance(event, Utterance):
             self._speech_end_at = time.monotonic() - event.silence_ms / 1000
             self.stats.audio_ms.append(len(event.pcm) // 16)
-            if event.voiced_ms < NOISE_VOICED_MS:
+            if event.voiced_ms < NOISE_VOICED_MS or not event.confirmed:
                 self._noise()
                 return
             self._awaiting = self._turn
@@ -325,9 +327,8 @@ class CallSession:
         intent = classify_hypotheses(text, result.alternatives, language)
         self.on_event("heard", {"text": text, "intent": intent.name})
         paused_key = self.player.current_key if self.player and self.player.paused else ""
-        if paused_key:
-            self._answer(self.dialog.interrupted(paused_key))
-        actions = self.dialog.heard(text, intent)
+        actions = self.dialog.interrupted(paused_key) if paused_key else []
+        actions += self.dialog.heard(text, intent)
         if not actions and self.player and self.player.paused and self._awaiting_voiced_ms < 400 and intent.name == "unknown":
             self.stats.noise_resumes += 1
         self._answer(actions)

