@@ -82,6 +82,21 @@ class ImportResult:
         return not self.errors
 
 
+def _rows(reader: csv.DictReader):
+    """(line number, row with trimmed keys and values) for each data row."""
+    for raw in reader:
+        yield reader.line_num, {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
+
+
+def _phone(row: dict[str, str], region: str, problems: list[str]) -> str:
+    """The row's number as E.164, or '' with the reason added to ``problems``."""
+    try:
+        return numbers.normalise(row["phone"], region)
+    except numbers.InvalidNumber as exc:
+        problems.append(str(exc))
+        return ""
+
+
 def parse_csv(text: str, region: str, default_language: str, now: datetime) -> ImportResult:
     """Validate a contacts CSV; every bad row is reported with its line number."""
     result = ImportResult()
@@ -91,15 +106,9 @@ def parse_csv(text: str, region: str, default_language: str, now: datetime) -> I
         result.errors.append(problem)
         return result
     seen: dict[str, int] = {}
-    for raw in reader:
-        line = reader.line_num
-        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-        problems = []
-        phone = ""
-        try:
-            phone = numbers.normalise(row["phone"], region)
-        except numbers.InvalidNumber as exc:
-            problems.append(str(exc))
+    for line, row in _rows(reader):
+        problems: list[str] = []
+        phone = _phone(row, region, problems)
         if phone and phone in seen:
             problems.append(f"{phone} already on line {seen[phone]}")
         purposes = [p.strip() for p in row["purposes"].split(";") if p.strip()]
@@ -174,15 +183,9 @@ def parse_history(text: str, region: str, now: datetime) -> ImportResult:
     if problem:
         result.errors.append(problem)
         return result
-    for raw in reader:
-        line = reader.line_num
-        row = {k.strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-        problems = []
-        phone = ""
-        try:
-            phone = numbers.normalise(row["phone"], region)
-        except numbers.InvalidNumber as exc:
-            problems.append(str(exc))
+    for line, row in _rows(reader):
+        problems: list[str] = []
+        phone = _phone(row, region, problems)
         at = None
         try:
             at = parse_instant(row["at"])

@@ -111,40 +111,33 @@ def cmd_check_call(args: argparse.Namespace) -> int:
 
 
 # -- contacts / history --------------------------------------------------------------------------
-def cmd_contacts_import(args: argparse.Namespace) -> int:
-    from callbox.contacts_import import import_contacts
-
+def _import_file(args: argparse.Namespace, importer, done: str) -> int:
+    """Run one all-or-nothing CSV importer; print every bad row, or what was imported."""
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file")
     store = _open(args)
     try:
-        result = import_contacts(store, args.file)
+        result = importer(store, args.file)
     finally:
         store.close()
     if not result.ok:
         return _rejected(args.file, result.errors)
-    print(f"imported {len(result.rows)} contact(s) from {args.file}")
+    print(f"imported {len(result.rows)} {done} from {args.file}")
     for note in result.notes:
         print(f"note: {note}")
     return EXIT_OK
+
+
+def cmd_contacts_import(args: argparse.Namespace) -> int:
+    from callbox.contacts_import import import_contacts
+
+    return _import_file(args, import_contacts, "contact(s)")
 
 
 def cmd_history_import(args: argparse.Namespace) -> int:
     from callbox.contacts_import import import_history
 
-    if not args.file.is_file():
-        raise UsageError(f"{args.file}: no such file")
-    store = _open(args)
-    try:
-        result = import_history(store, args.file)
-    finally:
-        store.close()
-    if not result.ok:
-        return _rejected(args.file, result.errors)
-    print(f"imported {len(result.rows)} past attempt(s) from {args.file}; frequency caps count them")
-    for note in result.notes:
-        print(f"note: {note}")
-    return EXIT_OK
+    return _import_file(args, import_history, "past attempt(s); frequency caps count them")
 
 
 def cmd_contacts_purge(args: argparse.Namespace) -> int:
