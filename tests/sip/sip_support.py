@@ -96,9 +96,8 @@ class Sipp:
 
     def received(self, method: str) -> int:
         """How many ``method`` requests SIPp received (from its message trace)."""
-        text = self.messages()
-        return sum(1 for block in text.split("RECEIVED message")[1:]
-                   if block.split("\n", 3)[-1].lstrip().startswith(f"{method} "))
+        blocks = self.messages().split("message received [")[1:]
+        return sum(1 for block in blocks if block.split(":", 1)[-1].lstrip().startswith(f"{method} "))
 
 
 @dataclass

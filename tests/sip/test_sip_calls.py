@@ -151,3 +151,17 @@ def test_malformed_traffic_does_not_crash_the_line(make_line, authority, tmp_pat
     dial(line, authority, call)
     assert call.ended.wait(5) and call.reason == CallEnd.BUSY
     assert busy.wait(10) == 0, busy.errors()
+
+
+def test_redirect_to_another_number_is_not_followed(make_line, authority, tmp_path):
+    far = Sipp("uas_redirect", tmp_path, calls=None)
+    try:
+        line = direct_line(make_line, far)
+        call = CallRecorder()
+        dial(line, authority, call)
+        assert call.ended.wait(5)
+        assert call.reason == CallEnd.FAILED and call.detail.startswith("302")
+        time.sleep(1.0)
+        assert far.received("INVITE") == 1, "the box dialled the redirect target"
+    finally:
+        far.stop()
