@@ -7,15 +7,14 @@ Prints "ready" once the recording exists, then "chunks N" after every chunk hand
 import sys
 import time
 
-sys.path.insert(0, sys.argv[1])
-
-from callbox.recordings.recorder import Recorder  # noqa: E402
-
 CALLEE = b"CALLEE-PCM-TEST!" * 20
 BOX = b"BOX-LEG-PCM-TST!" * 20
 
 
 def main() -> None:
+    sys.path.insert(0, sys.argv[1])  # only as a script: the test imports this module for its constants
+    from callbox.recordings.recorder import Recorder
+
     rec = Recorder(sys.argv[2], bytes.fromhex(sys.argv[3]), sys.argv[4], {"call_id": "crash", "created_at": "2026-03-01T10:00:00+08:00"})
     print("ready", flush=True)
     last = 0
