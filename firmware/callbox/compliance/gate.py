@@ -4,8 +4,8 @@
 pack (:func:`callbox.compliance.rules.evaluate`), stores the decision with every rule checked, and —
 only when the verdict is ``allowed`` — records an attempt and returns a single-use :class:`Permit`
 bound to that number and attempt. ``Gate.check(...)`` does the same evaluation and changes nothing;
-``Gate.check_many(...)`` does it for many numbers at one instant with batched SQL (the fast path
-measured by ``scripts/bench_gate.py``).
+``Gate.check_many(...)`` does it for many numbers at one instant with batched SQL and
+:class:`~callbox.compliance.rules.BatchRules` (the fast path measured by ``scripts/bench_gate.py``).
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from callbox.clock import Clock
-from callbox.compliance.facts import CHUNK, HISTORY_WINDOW, FactLoader, Snapshot, chunks
+from callbox.compliance.facts import CHUNK, HISTORY_WINDOW, FactLoader, Snapshot
 from callbox.compliance.permit import Permit, PermitAuthority
 from callbox.compliance.rulepack import RulePack
-from callbox.compliance.rules import CallFacts, Check, Memo, Verdict, evaluate
+from callbox.compliance.rules import BatchRules, CallFacts, Check, Verdict, evaluate
 from callbox.store import audit
 from callbox.store import models as m
 from callbox.store.db import Store
@@ -96,21 +96,19 @@ class Gate:
     ) -> list[Verdict]:
         """Verdicts for many numbers at one instant, in input order; records nothing.
 
-        Same facts and same rules as :meth:`check` (a property test holds them equal), loaded
-        :data:`~callbox.compliance.facts.CHUNK` numbers per statement inside one read transaction,
-        with quiet hours and the next allowed instant memoised per zone set.
+        Same facts and same rules as :meth:`check` (property tests hold them equal): numbers are
+        looked up :data:`~callbox.compliance.facts.CHUNK` per statement, in sorted order, inside one
+        read transaction, and decided by :class:`~callbox.compliance.rules.BatchRules` (one
+        :func:`evaluate` per distinct combination of facts that matter, quiet hours and the next
+        allowed instant memoised per zone set).
         """
         now = at or self.clock.now()
         paused, approved = self._campaign_state(campaign)
         raws = list(raw_numbers)
-        memo = Memo()
-        verdicts: list[Verdict] = []
+        rules = BatchRules(self.pack, purpose, now, line_kind, paused, approved)
         with self.store.db.atomic():  # one read snapshot for the whole batch (WAL: writers go on)
             snap = self._loader.snapshot(now, len(raws)) if len(raws) >= CHUNK else Snapshot()
-            for batch in chunks(raws):
-                for facts in self._loader.load(batch, purpose, now, line_kind, paused, approved, snap):
-                    verdicts.append(evaluate(facts, self.pack, memo))
-        return verdicts
+            return self._loader.decide(raws, rules, snap)
 
     def request(
         self,

@@ -301,3 +301,152 @@ def evaluate(facts: CallFacts, pack: RulePack, memo: Memo | None = None) -> Verd
         when = memo.next_allowed(facts, pack) if memo is not None else next_allowed(facts, pack)
         return Verdict("deferred", tuple(reasons), when, tuple(checks))
     return Verdict("denied", tuple(reasons), None, tuple(checks))
+
+
+class BatchRules:
+    """:func:`evaluate` for many calls that share purpose, instant, line and campaign state.
+
+    ``Gate.check_many`` decides up to a million numbers with the same purpose at the same instant.
+    For a number with no recent attempt, :func:`evaluate` depends on its facts only through
+
+    - the zone set and region (quiet hours, their detail, the next allowed instant),
+    - in contacts, on the do-not-call list,
+    - the outcome of the consent rule (reason and detail, see :meth:`consent_outcome`),
+    - the outcome of the minors rule (not a minor / minor with guardian / minor without),
+
+    because the line, campaign and script checks are the same for the whole batch and the cap rule
+    never fires without attempts. So the first number of each combination is decided by
+    :func:`evaluate` itself, and later numbers with the same combination get that (immutable)
+    Verdict. Numbers with attempts go to :func:`evaluate` directly. Same verdicts, by construction;
+    a property test compares this with :func:`evaluate` on random facts.
+    """
+
+    def __init__(
+        self,
+        pack: RulePack,
+        purpose: str,
+        now: datetime,
+        line_kind: str = "sip",
+        campaign_paused: bool = False,
+        script_approved: bool = True,
+        memo: Memo | None = None,
+    ) -> None:
+        self.pack = pack
+        self.purpose = purpose
+        self.now = now
+        self.line_kind = line_kind
+        self.campaign_paused = campaign_paused
+        self.script_approved = script_approved
+        self.memo = memo if memo is not None else Memo()
+        self._needed = needed = pack.consent_required.get(purpose)
+        self._written = purpose in pack.written_consent_for
+        self._written_methods = pack.written_methods
+        # possibly a minor: now.year - birth_year <= minor_age, i.e. birth_year >= now.year - minor_age
+        self._minor_from = now.year - pack.minor_age
+        self._sensitive = " (sensitive: separate consent)" if purpose in pack.sensitive_purposes else ""
+        self._given_prefix = f"{needed} consent given "
+        # The fixed outcomes of the consent rule (the same text _consent_reason builds).
+        self._c_unknown = ("purpose_not_consented", f"the rule pack knows no purpose {purpose!r}")
+        self._c_none = ("no_consent", "no consent on record")
+        self._c_not_covered = ("purpose_not_consented", f"consent on record does not cover {needed}")
+        self._c_withdrawn = ("consent_withdrawn", f"{needed} consent was withdrawn")
+        self._c_expired = ("consent_expired", f"{needed} consent expired")
+        self._c_not_written = ("no_written_consent", (
+            f"{purpose} by artificial voice needs prior express written consent "
+            f"({' or '.join(sorted(pack.written_methods))})"
+        ))
+        self._verdicts: dict[tuple, Verdict] = {}
+        self.invalid = evaluate(self.facts(None), pack)
+
+    def facts(
+        self,
+        number: str | None,
+        region: str = "",
+        zones: tuple[str, ...] = (),
+        in_contacts: bool = False,
+        consents: tuple[ConsentFact, ...] = (),
+        on_dnc: bool = False,
+        attempts: tuple[datetime, ...] = (),
+        birth_year: int | None = None,
+        guardian_consent: bool = False,
+    ) -> CallFacts:
+        """The CallFacts these values stand for (what :meth:`verdict` decides)."""
+        if number is None:
+            return CallFacts(None, self.purpose, self.now, self.line_kind,
+                             campaign_paused=self.campaign_paused, script_approved=self.script_approved)
+        return CallFacts(
+            number, self.purpose, self.now, self.line_kind, zones, region, in_contacts, tuple(consents), on_dnc,
+            tuple(attempts), birth_year, guardian_consent, self.campaign_paused, self.script_approved,
+        )
+
+    def consent_outcome(self, consents) -> tuple[str, str]:
+        """Exactly ``_consent_reason`` (reason, detail) for these consents at this batch's instant."""
+        needed = self._needed
+        if needed is None:
+            return self._c_unknown
+        if not consents:
+            return self._c_none
+        now = self.now
+        matching = active = valid = False
+        first = None
+        for purpose, given_at, expires_at, withdrawn_at, method in consents:
+            if purpose != needed or not given_at <= now:
+                continue
+            matching = True
+            if withdrawn_at is not None and not withdrawn_at > now:
+                continue
+            active = True
+            if expires_at is not None and not expires_at > now:
+                continue
+            valid = True
+            if self._written and method not in self._written_methods:
+                continue
+            if first is None or given_at < first:
+                first = given_at
+        if first is None:
+            if not matching:
+                return self._c_not_covered
+            if not active:
+                return self._c_withdrawn
+            if not valid:
+                return self._c_expired
+            return self._c_not_written
+        return "", f"{self._given_prefix}{first.date().isoformat()}{self._sensitive}"
+
+    def verdict(
+        self,
+        number: str | None,
+        region: str,
+        zones: tuple[str, ...],
+        in_contacts: bool,
+        consents: tuple[ConsentFact, ...],
+        on_dnc: bool,
+        attempts: tuple[datetime, ...],
+        birth_year: int | None,
+        guardian_consent: bool,
+    ) -> Verdict:
+        """``evaluate(self.facts(...), pack)``, memoised as the class docstring explains."""
+        if number is None:
+            return self.invalid
+        if attempts:
+            return evaluate(
+                self.facts(number, region, zones, in_contacts, consents, on_dnc, attempts, birth_year, guardian_consent),
+                self.pack, self.memo,
+            )
+        if in_contacts:
+            consent = self.consent_outcome(consents)
+            if birth_year is not None and birth_year >= self._minor_from:
+                minor = 1 if guardian_consent else 2
+            else:
+                minor = 0
+        else:
+            consent = None
+            minor = 0
+        key = (zones, region, in_contacts, on_dnc, consent, minor)
+        hit = self._verdicts.get(key)
+        if hit is None:
+            hit = self._verdicts[key] = evaluate(
+                self.facts(number, region, zones, in_contacts, consents, on_dnc, (), birth_year, guardian_consent),
+                self.pack, self.memo,
+            )
+        return hit
