@@ -91,11 +91,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 from callbox.lines.sip import SipAccountConfig, SipLine
 
                 fields = {k: v for k, v in cfg.items() if k in SipAccountConfig.__dataclass_fields__}
-                line = SipLine(cfg["id"], box.authority, SipAccountConfig(**fields))
+                line = SipLine(cfg["id"], box.authority, SipAccountConfig(**fields),
+                               handler=InboundHandler(box.store, box, line_id=cfg["id"]))
             else:
                 from callbox.lines.gsm import GsmLine
 
-                line = GsmLine.from_config(cfg, box.authority, box.clock, handler=InboundHandler(box.store))
+                line = GsmLine.from_config(cfg, box.authority, box.clock,
+                                           handler=InboundHandler(box.store, box, line_id=cfg["id"]))
                 timesync.register_network_time_source(cfg["id"], line.network_time)
             box.add_line(line)
             line.start()

@@ -120,6 +120,9 @@ class PhoneBank:
             acfg = pj.AccountConfig()
             acfg.idUri = "sip:phonebank@127.0.0.1"
             acfg.regConfig.registerOnAdd = False
+            # RTP on loopback, and loopback in the SDP (not whatever address pjsip guesses).
+            acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+            acfg.mediaConfig.transportConfig.publicAddress = "127.0.0.1"
             account = BankAccount(self)
             account.create(acfg)
             return account
