@@ -99,7 +99,7 @@ def test_consented_call_record(env):
 
 def test_spoken_opt_out_is_durable_in_sqlite_and_confirmed_aloud(env):
     result = env["results"][BOB]
-    assert result.opt_out and result.outcome == "opt_out"
+    assert result.opt_out and result.outcome == "opt_out", result.transcript
     # A separate connection, as after a restart: the row is on disk.
     con = sqlite3.connect(env["data"] / "callbox.sqlite3")
     rows = con.execute("select phone, source from donotcall where phone = ?", (BOB,)).fetchall()
