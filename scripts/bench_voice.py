@@ -66,10 +66,10 @@ def fmt(values: list[float]) -> str:
 # (box_spoke_ms, box_pause_ms, phrase): see callbox.phonebank.callees.Act
 EN_CALLEE = [(0, 700, "Yes."), (0, 700, "Yes, I will be there.")]
 ZH_CALLEE = [(0, 700, "同意"), (0, 700, "好的，我会准时到。")]
-# After barging in, a callee answers the recording question only once the box has said the whole
-# prologue again (cumulative box speech), so the phone bank's script stays in step with the box.
-EN_BARGE = [(2500, 0, "Hello? Who is this?"), (15000, 700, "Yes."), EN_CALLEE[1]]
-ZH_BARGE = [(2500, 0, "喂？你是哪里？"), (14000, 700, "同意"), ZH_CALLEE[1]]
+# After barging in, a callee answers the recording question only when the box waits for an answer
+# (1.5 s of box silence: longer than any gap inside the prologue), so the bank stays in step with it.
+EN_BARGE = [(2500, 0, "Hello? Who is this?"), (12000, 1500, "Yes."), EN_CALLEE[1]]
+ZH_BARGE = [(2500, 0, "喂？你是哪里？"), (12000, 1500, "同意"), ZH_CALLEE[1]]
 
 
 def sip_part(calls_per_kind: int, workdir: Path) -> dict:

@@ -41,6 +41,8 @@ def make_engine(name: str, language: str):
         return load_recognizer("whisper")
     if name == "whisper-30s":
         return load_recognizer("whisper", short_context=False)
+    if name.startswith("whisper-ctx"):  # e.g. whisper-ctx1000: the encoder sees at least 10 s
+        return load_recognizer("whisper", min_context_frames=int(name.removeprefix("whisper-ctx")))
     if name == "whisper-greedy":
         return load_recognizer("whisper", beam_size=1)
     if name == "whisper-hotwords":
@@ -61,7 +63,7 @@ SUPPORTS = {"sphinx": ("en",), "sphinx-grammar": ("en",)}
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--engines", default="whisper", help="comma list: whisper (beam 4, n-best 4, short context), whisper-greedy, whisper-hotwords, whisper-30s, sphinx, sphinx-grammar")
+    parser.add_argument("--engines", default="whisper", help="comma list: whisper (beam 4, n-best 4, short context), whisper-greedy, whisper-hotwords, whisper-ctxN (min encoder frames), whisper-30s, sphinx, sphinx-grammar")
     parser.add_argument("--lang", default="zh,en")
     parser.add_argument("--subset", action="store_true", help="only the rows marked subset=1 (the pytest subset)")
     parser.add_argument("--json", help="write the summaries here")

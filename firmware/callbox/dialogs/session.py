@@ -154,7 +154,8 @@ class CallSession:
         self._hangup_sent = False
         self._hangup_at: float | None = None
         self._turn = 0  # VAD turn counter
-        self._spec: dict[int, Transcript | None] = {}  # speculative ASR per turn (None: in flight)
+        self._spec: dict[int, int | Transcript] = {}  # per turn: the speculative job in flight, or its result
+        self._jobs = 0
         self._awaiting: int | None = None  # the turn whose final transcript the dialog waits for
         self._awaiting_voiced_ms = 0
         self._paused_at: float | None = None
@@ -249,8 +250,9 @@ class CallSession:
                 self.on_event("barge_in", {"prompt": self.player.current_key})
         elif isinstance(event, TurnPaused):
             if not self._asr_busy.is_set() and self._asr_jobs.empty():
-                self._spec[self._turn] = None
-                self._asr_jobs.put((self._turn, "spec", event.pcm))
+                self._jobs += 1
+                self._spec[self._turn] = self._jobs
+                self._asr_jobs.put((self._turn, f"spec:{self._jobs}", event.pcm))
         elif isinstance(event, SpeechResumed):
             self._spec.pop(self._turn, None)
         elif isinstance(event, Utterance):
@@ -263,7 +265,7 @@ class CallSession:
             self._awaiting_voiced_ms = event.voiced_ms
             if self._turn in self._spec:
                 result = self._spec[self._turn]
-                if result is not None:
+                if isinstance(result, Transcript):
                     self.stats.speculative_hits += 1
                     self._on_transcript(self._turn, "final", result)
                 return  # in flight: its result will be taken as final
@@ -307,9 +309,9 @@ class CallSession:
             self.events.put(("asr", (turn, kind, result), time.monotonic()))
 
     def _on_transcript(self, turn: int, kind: str, result: Transcript) -> None:
-        if kind == "spec":
-            if turn not in self._spec:
-                return  # the callee went on speaking: stale
+        if kind.startswith("spec:"):
+            if self._spec.get(turn) != int(kind.split(":", 1)[1]):
+                return  # the callee went on speaking after this pause: stale
             self._spec[turn] = result
             if self._awaiting != turn:
                 return  # the turn has not ended yet; kept for when it does
