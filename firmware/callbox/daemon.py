@@ -457,9 +457,12 @@ class CallBox:
         self._notify(number, "ended", {"outcome": result.outcome})
         from callbox.compliance.risk import after_call  # risk control: may pause the campaign (campaign_paused)
 
-        after_call(self.store, campaign, answered=session.answered, pack=self.pack, opt_out=facts.opt_out,
-                   duration_s=time.monotonic() - session.stats.answered_at if session.answered else 0.0,
-                   complaint=facts.outcome == "complaint", first_audio_ms=session.stats.first_audio_ms)
+        paused = after_call(self.store, campaign, answered=session.answered, pack=self.pack, opt_out=facts.opt_out,
+                            duration_s=time.monotonic() - session.stats.answered_at if session.answered else 0.0,
+                            complaint=facts.outcome == "complaint", first_audio_ms=session.stats.first_audio_ms)
+        if paused:
+            # The line's LED turns solid red ("campaign paused by risk control") until it is used again.
+            self._notify(number, "campaign_paused", {"campaign": campaign.name, "reason": paused, "line": line.line_id})
 
     def _notify(self, number: str, kind: str, data: dict) -> None:
         for listener in self.call_listeners:

@@ -62,6 +62,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from callbox import sdnotify, timesync
     from callbox.clock import OffsetClock
+    from callbox.leds import LedBoard, SystemState
+    from callbox.lines.base import LineState
     from callbox.daemon import CallBox, InboundHandler
     from callbox.provision import ProvisionError, read_lines
     from callbox.store import models as m
@@ -81,6 +83,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not lines_cfg:
         raise UsageError(f"no lines configured: add a [[lines]] table to {args.data}/lines.toml (see the examples there)")
     box = CallBox(args.data, clock, store)
+    leds = LedBoard([cfg["id"] for cfg in lines_cfg])  # no GPIO (a dev machine): runs without LEDs
+
+    def paused_led(number: str, kind: str, data: dict) -> None:
+        if kind == "campaign_paused":
+            leds.show_line(data["line"], LineState.PAUSED)
+
+    box.call_listeners.append(paused_led)
     watchdog = sdnotify.Watchdog.from_env(stall_s=max(900.0, 3 * args.poll))
     box.call_listeners.append(watchdog.beat)  # call progress counts as progress
     stop = threading.Event()
@@ -100,10 +109,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                                            handler=InboundHandler(box.store, box, line_id=cfg["id"]))
                 timesync.register_network_time_source(cfg["id"], line.network_time)
             box.add_line(line)
+            leds.attach(line)
             line.start()
             log.info("line started", extra={"line": cfg["id"]})
         box.load_voice()
         sdnotify.ready(f"{len(box.lines)} line(s) started")
+        leds.set_system(SystemState.READY)
         watchdog.start()
         print(f"callbox running with {len(box.lines)} line(s); Ctrl-C or SIGTERM stops it", flush=True)
         while not stop.is_set():
