@@ -455,11 +455,13 @@ class CallBox:
         if not session.answered and session.end_reason in (CallEnd.NO_ANSWER, CallEnd.BUSY):
             result.outcome = session.end_reason.value
         self._notify(number, "ended", {"outcome": result.outcome})
+        from callbox.compliance.complaints import call_had_complaint
         from callbox.compliance.risk import after_call  # risk control: may pause the campaign (campaign_paused)
 
         paused = after_call(self.store, campaign, answered=session.answered, pack=self.pack, opt_out=facts.opt_out,
                             duration_s=time.monotonic() - session.stats.answered_at if session.answered else 0.0,
-                            complaint=facts.outcome == "complaint", first_audio_ms=session.stats.first_audio_ms)
+                            complaint=call_had_complaint(result.transcript),
+                            first_audio_ms=session.stats.first_audio_ms)
         if paused:
             # The line's LED turns solid red ("campaign paused by risk control") until it is used again.
             self._notify(number, "campaign_paused", {"campaign": campaign.name, "reason": paused, "line": line.line_id})
