@@ -97,6 +97,18 @@ def _phone(row: dict[str, str], region: str, problems: list[str]) -> str:
         return ""
 
 
+def _past_instant(row: dict[str, str], field: str, now: datetime, problems: list[str]) -> datetime | None:
+    """``row[field]`` as an aware instant not after ``now``, or None with the reason in ``problems``."""
+    try:
+        at = parse_instant(row[field])
+    except ValueError:
+        problems.append(f"{field} {row[field]!r} is not ISO 8601 with a zone (2026-03-01T09:30:00+08:00)")
+        return None
+    if at > now:
+        problems.append(f"{field} is in the future")
+    return at
+
+
 def parse_csv(text: str, region: str, default_language: str, now: datetime) -> ImportResult:
     """Validate a contacts CSV; every bad row is reported with its line number."""
     result = ImportResult()
@@ -117,13 +129,7 @@ def parse_csv(text: str, region: str, default_language: str, now: datetime) -> I
             problems.append("purposes is empty")
         if bad:
             problems.append(f"unknown purpose {', '.join(bad)} (use {'; '.join(PURPOSES)})")
-        consent_at = None
-        try:
-            consent_at = parse_instant(row["consent_at"])
-            if consent_at > now:
-                problems.append("consent_at is in the future")
-        except ValueError:
-            problems.append(f"consent_at {row['consent_at']!r} is not ISO 8601 with a zone (2026-03-01T09:30:00+08:00)")
+        consent_at = _past_instant(row, "consent_at", now, problems)
         if row["consent_method"] not in METHODS:
             problems.append(f"consent_method {row['consent_method']!r} must be one of {', '.join(METHODS)}")
         if not row["consent_evidence"]:
@@ -186,13 +192,7 @@ def parse_history(text: str, region: str, now: datetime) -> ImportResult:
     for line, row in _rows(reader):
         problems: list[str] = []
         phone = _phone(row, region, problems)
-        at = None
-        try:
-            at = parse_instant(row["at"])
-            if at > now:
-                problems.append("at is in the future")
-        except ValueError:
-            problems.append(f"at {row['at']!r} is not ISO 8601 with a zone (2026-03-01T09:30:00+08:00)")
+        at = _past_instant(row, "at", now, problems)
         if row["outcome"] not in OUTCOMES:
             problems.append(f"outcome {row['outcome']!r} must be one of {', '.join(OUTCOMES)}")
         purpose = row.get("purpose") or "unknown"
