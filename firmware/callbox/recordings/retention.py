@@ -12,6 +12,12 @@ choice into the recording's metadata (``retention_months``) and its ``industry``
 override to ``[min_months, max_months]`` so a bad value can neither keep audio longer than the law allows
 nor delete it before a mandatory minimum. Legal holds are decided later than the recording, so they come
 in as a set of call ids (or file names) in addition to a ``legal_hold`` flag in the metadata.
+
+A call's transcript (``call-000012.cbt``, see :mod:`callbox.recordings.transcript`) is one unit with
+its recording (``call-000012.cbr``): the sweep judges the recording and shreds, keeps or holds the
+transcript with it, and a hold on either file name covers both. A transcript without a recording (the
+callee did not agree to recording) is judged by its own metadata, which carries the same industry
+and period fields.
 """
 
 from __future__ import annotations
@@ -143,7 +149,8 @@ def facts_from_metadata(
     override = metadata.get("retention_months")
     months = effective_months(rule, int(override) if override is not None else None)
     call_id = metadata.get("call_id")
-    held_ids = {name} | ({str(call_id)} if call_id is not None else set())
+    stem = Path(name).stem
+    held_ids = {name, f"{stem}.cbr", f"{stem}.cbt"} | ({str(call_id)} if call_id is not None else set())
     hold = bool(metadata.get("legal_hold")) or any(i in legal_holds for i in held_ids)
     return RecordingFacts(name, created, months, hold, None if call_id is None else str(call_id))
 
@@ -167,24 +174,32 @@ def sweep(
     rules: Mapping[str, RetentionRule] | RetentionRule,
     legal_holds: Collection[str] = (),
 ) -> SweepReport:
-    """Shred every expired ``.cbr`` in ``directory``; audit each shred (or would-be shred when dry_run).
+    """Shred every expired ``.cbr`` (with its ``.cbt`` transcript) in ``directory``; audit each shred.
 
-    Files whose header cannot be read are skipped and audited, never deleted: a human decides.
+    Lone transcripts are judged on their own. Files whose header cannot be read are skipped and
+    audited, never deleted: a human decides (a recording's transcript is then skipped with it).
     """
     report = SweepReport()
-    for path in sorted(Path(directory).glob("*.cbr")):
+    directory = Path(directory)
+    recordings = sorted(directory.glob("*.cbr"))
+    stems = {p.stem for p in recordings}
+    lone = [p for p in sorted(directory.glob("*.cbt")) if p.stem not in stems]
+    for path in recordings + lone:
         name = path.name
+        sibling = path.with_suffix(".cbt") if path.suffix == ".cbr" else None
+        unit = [path] + ([sibling] if sibling is not None and sibling.exists() else [])
         try:
             facts = facts_from_metadata(name, read_header(path).metadata, rules, legal_holds)
         except (RecordingError, RetentionError, OSError) as exc:
-            report.skipped[name] = str(exc)
-            audit("recording.sweep_skipped", name, {"reason": str(exc)})
+            for member in unit:
+                report.skipped[member.name] = str(exc)
+                audit("recording.sweep_skipped", member.name, {"reason": str(exc)})
             continue
         if facts.legal_hold:
-            report.held.append(name)
+            report.held.extend(p.name for p in unit)
             continue
         if not is_expired(facts, now):
-            report.kept.append(name)
+            report.kept.extend(p.name for p in unit)
             continue
         details = {
             "call_id": facts.call_id,
@@ -193,15 +208,18 @@ def sweep(
             "months": facts.months,
             "dry_run": dry_run,
         }
-        if dry_run:
-            audit("recording.would_shred", name, details)
-        else:
-            try:
-                shred(path)
-            except (RecordingError, OSError) as exc:
-                report.skipped[name] = f"shred failed: {exc}"
-                audit("recording.shred_failed", name, {**details, "error": str(exc)})
+        for member in unit:
+            extra = {} if member is path else {"with": name}
+            if dry_run:
+                audit("recording.would_shred", member.name, {**details, **extra})
+                report.shredded.append(member.name)
                 continue
-            audit("recording.shredded", name, details)
-        report.shredded.append(name)
+            try:
+                shred(member)
+            except (RecordingError, OSError) as exc:
+                report.skipped[member.name] = f"shred failed: {exc}"
+                audit("recording.shred_failed", member.name, {**details, **extra, "error": str(exc)})
+                continue
+            audit("recording.shredded", member.name, {**details, **extra})
+            report.shredded.append(member.name)
     return report

@@ -32,6 +32,16 @@ Layout (all integers big-endian)::
 
 Metadata is stored in clear (authenticated by ``header_mac``) so that listing and the retention sweep
 work while the keys are locked. Never put names or phone numbers in it: use call ids.
+
+Content types: the same container carries more than audio. ``metadata["content"]`` says what the
+plaintext is: ``"audio"`` (the default, ``.cbr``: interleaved 16-bit PCM) or ``"transcript"``
+(``.cbt``: UTF-8 JSON, see :mod:`callbox.recordings.transcript`). The content type sits in the
+authenticated metadata, so a transcript cannot be passed off as audio or the other way round, and
+every artefact gets the same keys, chunking, tamper detection and crypto-shredding from this module.
+
+Reading streams: :func:`open_decrypt` yields verified chunks one at a time, so playing or exporting a
+long recording never holds more than one chunk of plaintext; :func:`decrypt` is the in-memory
+convenience built on it.
 """
 
 from __future__ import annotations
@@ -61,6 +71,7 @@ SAMPLE_BYTES = 2
 BYTES_PER_SECOND = SAMPLE_RATE * CHANNELS * SAMPLE_BYTES
 DEFAULT_CHUNK_SIZE = BYTES_PER_SECOND  # about 1 s of stereo 8 kHz 16-bit audio
 MAX_CHUNK_SIZE = 16 * 1024 * 1024
+CONTENT_AUDIO = "audio"
 MAX_META_BYTES = 64 * 1024
 TAG_BYTES = 16
 
@@ -303,7 +314,10 @@ class RecordingWriter:
                 f"key_id {key_id!r} does not belong to this public key ({key_id_for(box_pub)}); "
                 "read both from KeyStore.public_key()"
             )
-        meta = {"sample_rate": SAMPLE_RATE, "channels": CHANNELS, **metadata}
+        if metadata.get("content", CONTENT_AUDIO) == CONTENT_AUDIO:
+            meta = {"sample_rate": SAMPLE_RATE, "channels": CHANNELS, **metadata}
+        else:  # not audio: no audio defaults in the header
+            meta = dict(metadata)
         meta_bytes = json.dumps(meta, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         if len(meta_bytes) > MAX_META_BYTES:
             raise ValueError(f"metadata is {len(meta_bytes)} bytes; keep it under {MAX_META_BYTES}")
@@ -573,13 +587,53 @@ class _Reader:
         return ChunkTampered(f"{self.name}: chunk {i} fails authentication (bytes altered or damaged)", i)
 
 
-def decrypt(path: Path, private_keys: Mapping[str, X25519PrivateKey], *, salvage: bool = False) -> Decrypted:
-    """Decrypt a whole recording into memory, verifying every chunk.
+class DecryptStream:
+    """Verified plaintext of one opened artefact, one chunk at a time (from :func:`open_decrypt`).
 
-    Strict mode raises the specific :class:`RecordingError` on the first problem. ``salvage=True``
-    returns every chunk up to the last verifiable one and puts the problem in ``Decrypted.problem``
-    (for a crashed recording, a :class:`RecordingTruncated`); header problems always raise, because
-    without a trustworthy header no chunk can be verified.
+    Iterate it once. Strict mode raises the specific :class:`RecordingError` where verification stops;
+    salvage mode ends the iteration there instead and leaves the error in :attr:`problem`. After the
+    iteration, :attr:`complete` says whether the final chunk was reached and verified.
+    """
+
+    def __init__(self, reader: _Reader, salvage: bool) -> None:
+        self._reader = reader
+        self.header = reader.header
+        self.salvage = salvage
+        self.chunks = 0
+        self.plain_bytes = 0
+        self.complete = False
+        self.problem: RecordingError | None = None
+
+    @property
+    def expected_bytes(self) -> int:
+        """Plaintext bytes if every chunk present verifies (from the unverified frame layout)."""
+        return sum(f.ct_len - TAG_BYTES for f in self._reader.layout.frames)
+
+    @property
+    def seconds(self) -> float:
+        return self.plain_bytes / self.header.bytes_per_second
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._reader.chunks():
+                self.chunks += 1
+                self.plain_bytes += len(chunk)
+                yield chunk
+            self.complete = True
+        except RecordingError as exc:
+            if not self.salvage:
+                raise
+            self.problem = exc
+
+
+@contextlib.contextmanager
+def open_decrypt(
+    path: Path, private_keys: Mapping[str, X25519PrivateKey], *, salvage: bool = False
+) -> Iterator[DecryptStream]:
+    """Open an artefact, unwrap its key and authenticate its header; yield a :class:`DecryptStream`.
+
+    Header problems always raise here (without a trustworthy header no chunk can be verified), before
+    any plaintext exists, so a caller can write its access audit entry and only then read.
     """
     name = Path(path).name
     with open(path, "rb") as f:
@@ -591,16 +645,21 @@ def decrypt(path: Path, private_keys: Mapping[str, X25519PrivateKey], *, salvage
                 f"{name} was sealed to key {header.key_id}, which is not in the key store (have: {have}); "
                 "restore keys/ from the backup taken before that key was removed"
             )
-        reader = _Reader(f, name, header, _unwrap(header, private, name))
-        parts: list[bytes] = []
-        try:
-            for chunk in reader.chunks():
-                parts.append(chunk)
-        except RecordingError as exc:
-            if not salvage:
-                raise
-            return Decrypted(header, b"".join(parts), len(parts), False, exc)
-        return Decrypted(header, b"".join(parts), len(parts), True, None)
+        yield DecryptStream(_Reader(f, name, header, _unwrap(header, private, name)), salvage)
+
+
+def decrypt(path: Path, private_keys: Mapping[str, X25519PrivateKey], *, salvage: bool = False) -> Decrypted:
+    """Decrypt a whole recording into memory, verifying every chunk.
+
+    Strict mode raises the specific :class:`RecordingError` on the first problem. ``salvage=True``
+    returns every chunk up to the last verifiable one and puts the problem in ``Decrypted.problem``
+    (for a crashed recording, a :class:`RecordingTruncated`); header problems always raise, because
+    without a trustworthy header no chunk can be verified. For long recordings prefer
+    :func:`open_decrypt`, which never holds more than one chunk.
+    """
+    with open_decrypt(path, private_keys, salvage=salvage) as stream:
+        audio = b"".join(stream)
+    return Decrypted(stream.header, audio, stream.chunks, stream.complete, stream.problem)
 
 
 def open_header(path: Path, private_keys: Mapping[str, X25519PrivateKey]) -> RecordingHeader:
