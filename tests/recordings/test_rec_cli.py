@@ -149,6 +149,7 @@ def test_list(box: Path, capsys: pytest.CaptureFixture[str]) -> None:
             "name": "a.cbr",
             "seconds": 2.4,
             "status": "complete",
+            "transcript": False,
         }
     ]
 

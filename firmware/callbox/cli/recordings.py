@@ -11,8 +11,13 @@ passphrases (``init``, ``change-passphrase``) come from ``--new-passphrase-file`
 sources). Unlocked keys live only in the memory
 of one command: nothing stays unlocked between commands, so ``keys lock`` has nothing to undo.
 
-Every access to audio (``play``, ``export``) and every shred is written through
-:func:`callbox.recordings.audit_hook` with who, why (``--purpose``) and which recording.
+Every access to audio or a transcript (``play``, ``transcript``, ``export``) and every shred is
+written through :func:`callbox.recordings.audit_hook` with who, why (``--purpose``) and which
+recording, before any plaintext is released. Audio is streamed chunk by chunk (never a whole
+recording in memory). ``export --all|--campaign|--since`` (bulk) is for admins only: on a box with
+panel users, ``--by`` must name an active panel admin whose panel password is given; on a box
+without panel users, the recording passphrase (held by the admin) is the proof and ``--by`` is
+recorded. Bulk export writes one audit entry per call plus one summary entry.
 """
 
 from __future__ import annotations
@@ -31,13 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from callbox.clock import parse_instant
-from callbox.recordings import audit_hook
+from callbox.recordings import audit_hook, export, transcript
 from callbox.recordings.keystore import KeyStore, KeyStoreError, UnlockedKeys, WrongPassphrase
 from callbox.recordings.retention import RetentionError, RetentionRule, sweep
-from callbox.recordings.stream import Decrypted, RecordingError, decrypt, scan
+from callbox.recordings.stream import RecordingError, open_decrypt, scan
 
 ENV_PASSPHRASE = "CALLBOX_RECORDING_PASSPHRASE"
 ENV_NEW_PASSPHRASE = "CALLBOX_NEW_RECORDING_PASSPHRASE"
+ENV_PANEL_PASSWORD = "CALLBOX_PANEL_PASSWORD"
 EXIT_OK = 0
 EXIT_BAD = 2
 
@@ -85,9 +91,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", help="write the WAV here ('-' for stdout); without it, play through aplay")
     p.set_defaults(func=cmd_play)
 
-    p = rsub.add_parser("export", help="decrypt one recording to a WAV plus a manifest JSON")
-    _access_args(p)
-    p.add_argument("--out", required=True, type=Path, help="WAV path outside the data dir (e.g. on a USB stick)")
+    p = rsub.add_parser("transcript", help="decrypt and show one call's transcript (purpose required, audited)")
+    _access_args(p, what="call id, recording or transcript name (12, call-000012, call-000012.cbt)")
+    p.add_argument("--json", action="store_true", help="print the turns as JSON")
+    p.set_defaults(func=cmd_transcript)
+
+    p = rsub.add_parser(
+        "export",
+        help="decrypt one recording (WAV + transcript + manifest), or many (admin only) into a folder",
+    )
+    _access_args(p, optional=True)
+    p.add_argument("--out", required=True, type=Path,
+                   help="one recording: a .wav path outside the data dir; bulk: a new folder (e.g. on a USB stick)")
+    bulk = p.add_argument_group("bulk export (admin only)")
+    bulk.add_argument("--all", action="store_true", help="every call with a recording or transcript")
+    bulk.add_argument("--campaign", help="the calls of this campaign (name or id)")
+    bulk.add_argument("--since", help="calls recorded on or after this date (YYYY-MM-DD, box time zone) or instant")
+    bulk.add_argument("--by", help="the admin doing the export (a panel admin's user name, if the box has users)")
+    bulk.add_argument("--password-file", type=Path,
+                      help=f"file holding that admin's panel password (else ${ENV_PANEL_PASSWORD}, else a prompt)")
     p.set_defaults(func=cmd_export)
 
     p = rsub.add_parser("sweep", help="crypto-shred recordings whose retention period has ended")
@@ -129,8 +151,12 @@ def _new_passphrase_args(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _access_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("name", help="recording file name in <data>/recordings/ (with or without .cbr)")
+def _access_args(p: argparse.ArgumentParser, what: str = "", optional: bool = False) -> None:
+    help_ = what or "recording file name in <data>/recordings/ (with or without .cbr)"
+    if optional:
+        p.add_argument("name", nargs="?", help=help_)
+    else:
+        p.add_argument("name", help=help_)
     p.add_argument("--purpose", required=True, help="why you are listening (goes to the access log)")
     p.add_argument("--operator", help="who is listening (default: the login name)")
     p.add_argument("--salvage", action="store_true", help="read a crashed recording up to its last complete chunk")
@@ -228,48 +254,45 @@ def _outside_data(args: argparse.Namespace, out: Path) -> Path:
 
 
 def wav_bytes(audio: bytes, sample_rate: int, channels: int) -> bytes:
-    """A 16-bit PCM WAV file in memory (plaintext never goes through a temp file)."""
-    block = channels * 2
-    header = struct.pack(
-        "<4sI4s4sIHHIIHH4sI",
-        b"RIFF", 36 + len(audio), b"WAVE", b"fmt ", 16, 1, channels, sample_rate,
-        sample_rate * block, block, 16, b"data", len(audio),
-    )  # fmt: skip
-    return header + audio
+    """A 16-bit PCM WAV file in memory (for small callers; play and export stream instead)."""
+    return export.wav_header(len(audio), sample_rate, channels) + audio
 
 
-def _open_recording(args: argparse.Namespace, action: str) -> tuple[Path, Decrypted]:
-    """Unlock, decrypt and audit one access. Failed passphrases are audited too."""
-    path = _recording_path(args)
+def _unlock(args: argparse.Namespace, action: str, subject: str, who: dict) -> UnlockedKeys:
+    """Unlock the box keys; a wrong passphrase is audited as ``<action>_denied`` and re-raised."""
+    try:
+        return _store(args).unlock(_passphrase(args))
+    except WrongPassphrase:
+        audit_hook(args.data)(f"{action}_denied", subject, {**who, "reason": "wrong passphrase"})
+        raise
+
+
+def _play_recording(args: argparse.Namespace, path: Path, sink: Path | None, write=None) -> None:  # noqa: ANN001
+    """Unlock, authenticate the header, audit, then stream the verified audio to ``sink`` or ``write``."""
     audit = audit_hook(args.data)
     who = {"operator": _operator(args), "purpose": args.purpose}
-    store = _store(args)
-    try:
-        keys = store.unlock(_passphrase(args))
-    except WrongPassphrase:
-        audit(f"{action}_denied", path.name, {**who, "reason": "wrong passphrase"})
-        raise
-    with keys:
-        result = decrypt(path, keys, salvage=args.salvage)
-    audit(
-        action,
-        path.name,
-        {
+    with _unlock(args, "recording.played", path.name, who) as keys, \
+            open_decrypt(path, keys, salvage=args.salvage) as stream:
+        if stream.header.metadata.get("content", "audio") != "audio":
+            raise UsageError(f"{path.name} is not audio: read it with `callbox recordings transcript`")
+        audit("recording.played", path.name, {
             **who,
-            "call_id": result.header.metadata.get("call_id"),
-            "seconds": round(result.seconds, 2),
-            "complete": result.complete,
+            "call_id": stream.header.metadata.get("call_id"),
+            "seconds": round(stream.expected_bytes / stream.header.bytes_per_second, 2),
             "out": str(getattr(args, "out", None) or "aplay"),
-        },
-    )
-    if result.problem is not None:
-        print(f"callbox: salvaged {result.chunks} chunks: {result.problem}", file=sys.stderr)
-    return path, result
-
-
-def _wav_of(result: Decrypted) -> bytes:
-    meta = result.header.metadata
-    return wav_bytes(result.audio, int(meta.get("sample_rate", 8000)), int(meta.get("channels", 2)))
+        })
+        try:
+            if sink is not None:
+                export.write_wav(stream, sink)
+            else:
+                export.stream_wav(stream, write)
+        except RecordingError as exc:
+            audit("recording.played_failed", path.name, {**who, "error": str(exc)})
+            raise
+    if stream.problem is not None:
+        print(f"callbox: salvaged {stream.chunks} chunks: {stream.problem}", file=sys.stderr)
+    if sink is not None:
+        print(f"wrote {sink} ({stream.seconds:.1f} s)", file=sys.stderr)
 
 
 def _write_new_file(path: Path, data: bytes) -> None:
@@ -353,13 +376,25 @@ def _listing(path: Path) -> dict[str, Any]:
         "seconds": round(audio / header.bytes_per_second, 2),
         "status": "complete" if layout.looks_complete else "incomplete",
         "key_id": header.key_id,
+        "transcript": path.with_suffix(transcript.SUFFIX).is_file(),
     }
+
+
+def _transcript_listing(path: Path) -> dict[str, Any]:
+    row = _listing(path)
+    row.pop("seconds", None)
+    row["kind"] = "transcript"
+    row["transcript"] = True
+    return row
 
 
 @_handler
 def cmd_list(args: argparse.Namespace) -> int:
     """List recordings from their headers (unverified metadata; no passphrase needed)."""
-    rows = [_listing(p) for p in sorted(_recordings_dir(args).glob("*.cbr"))]
+    folder = _recordings_dir(args)
+    rows = [_listing(p) for p in sorted(folder.glob("*.cbr"))]
+    rows += [_transcript_listing(p) for p in sorted(folder.glob(f"*{transcript.SUFFIX}"))
+             if not p.with_suffix(".cbr").exists()]
     if args.json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False, sort_keys=True))
@@ -369,10 +404,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     for r in rows:
         if r["status"] == "unreadable":
             print(f"{r['name']}  UNREADABLE  {r['problem']}")
+        elif r.get("kind") == "transcript":
+            print(f"{r['name']}  call={r['call_id']}  {r['created_at']}  transcript only (not recorded)  "
+                  f"key={r['key_id']}")
         else:
             print(
                 f"{r['name']}  call={r['call_id']}  {r['created_at']}  {r['seconds']:.1f}s  "
-                f"{r['status']}  key={r['key_id']}"
+                f"{r['status']}  key={r['key_id']}{'  +transcript' if r['transcript'] else ''}"
             )
     return EXIT_OK
 
@@ -391,49 +429,108 @@ def cmd_play(args: argparse.Namespace) -> int:
             raise UsageError("no audio player (aplay) on this box: give --out FILE.wav, or --out - to pipe the WAV")
     elif args.out != "-":
         out = _outside_data(args, Path(args.out))
-    _, result = _open_recording(args, "recording.played")
-    wav = _wav_of(result)
+    path = _recording_path(args)
     if player:
-        subprocess.run([player, "-q", "-"], input=wav, check=True)
+        proc = subprocess.Popen([player, "-q", "-"], stdin=subprocess.PIPE)
+        assert proc.stdin is not None
+        try:
+            _play_recording(args, path, None, proc.stdin.write)
+        finally:
+            proc.stdin.close()
+            proc.wait()
     elif out is None:
-        sys.stdout.buffer.write(wav)
+        _play_recording(args, path, None, sys.stdout.buffer.write)
         sys.stdout.buffer.flush()
     else:
-        _write_new_file(out, wav)
-        print(f"wrote {out} ({result.seconds:.1f} s)", file=sys.stderr)
+        _play_recording(args, path, out)
     return EXIT_OK
 
 
 @_handler
 def cmd_export(args: argparse.Namespace) -> int:
-    """Decrypt to a WAV plus a manifest JSON (what, when, who, why, sha256) next to it."""
+    """One recording: WAV + transcript JSON + manifest next to it. Bulk: a folder, admin only."""
+    if args.all or args.campaign or args.since:
+        if args.name:
+            raise UsageError("give either a recording name or --all/--campaign/--since, not both")
+        from callbox.cli.recordings_bulk import bulk_export
+
+        return bulk_export(args)
+    if not args.name:
+        raise UsageError("give the recording to export (see `callbox recordings list`), or --all/--campaign/--since")
     out = _outside_data(args, args.out)
     if out.suffix.lower() != ".wav":
         raise UsageError(f"--out must end in .wav, got {args.out}")
     manifest_path = out.with_suffix(".manifest.json")
-    for p in (out, manifest_path):
+    text_path = out.with_suffix(".transcript.json")
+    for p in (out, manifest_path, text_path):
         if p.exists():
             raise UsageError(f"{p} already exists: choose another --out or remove it first")
-    path, result = _open_recording(args, "recording.exported")
-    wav = _wav_of(result)
+    path = _recording_path(args)
+    who = {"operator": _operator(args), "purpose": args.purpose}
+    with _unlock(args, "recording.exported", path.name, who) as keys:
+        item = export.export_call(path.parent, path.stem, keys, out, text_path, audit_hook(args.data),
+                                  {**who, "out": str(out)}, salvage=args.salvage)
+    files = item["files"]
+    wav = next(f for f in files if f["name"] == out.name)
+    text = next((f for f in files if f["name"] == text_path.name), None)
     manifest = {
         "recording": path.name,
-        "metadata": result.header.metadata,
-        "key_id": result.header.key_id,
-        "complete": result.complete,
-        "problem": None if result.problem is None else str(result.problem),
-        "chunks": result.chunks,
-        "seconds": round(result.seconds, 2),
+        "metadata": item["metadata"],
+        "key_id": item["key_id"],
+        "complete": item["complete"],
+        "problem": item["problem"],
+        "chunks": item["chunks"],
+        "seconds": item["seconds"],
         "wav": out.name,
-        "wav_sha256": hashlib.sha256(wav).hexdigest(),
-        "wav_bytes": len(wav),
+        "wav_sha256": wav["sha256"],
+        "wav_bytes": wav["bytes"],
+        "transcript": text["name"] if text else None,
+        "transcript_sha256": text["sha256"] if text else None,
+        "files": {f["name"]: f["sha256"] for f in files},
         "exported_at": datetime.now(timezone.utc).isoformat(),
         "operator": _operator(args),
         "purpose": args.purpose,
     }
-    _write_new_file(out, wav)
     _write_new_file(manifest_path, (json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode())
-    print(f"wrote {out} and {manifest_path}: this is unencrypted audio, keep it on controlled media", file=sys.stderr)
+    if item["problem"]:
+        print(f"callbox: salvaged {item['chunks']} chunks: {item['problem']}", file=sys.stderr)
+    print(f"wrote {out}{' + ' + text_path.name if text else ''} and {manifest_path}: this is unencrypted, "
+          "keep it on controlled media", file=sys.stderr)
+    return EXIT_OK
+
+
+def _call_stem(args: argparse.Namespace) -> str:
+    """``12`` / ``call-000012`` / ``call-000012.cbr`` / ``call-000012.cbt`` -> ``call-000012``."""
+    name = args.name.strip()
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise UsageError(f"give a call id or a name from `callbox recordings list`, not a path: {args.name!r}")
+    if name.isdigit():
+        return f"call-{int(name):06d}"
+    for suffix in (".cbr", transcript.SUFFIX):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+@_handler
+def cmd_transcript(args: argparse.Namespace) -> int:
+    """Decrypt one call's transcript to the terminal (or --json); purpose required, audited first."""
+    stem = _call_stem(args)
+    path = _recordings_dir(args) / f"{stem}{transcript.SUFFIX}"
+    if not path.is_file():
+        raise UsageError(f"no transcript {path.name} in {path.parent}: see `callbox recordings list` "
+                         "(calls before the keys existed, or erased, have none)")
+    who = {"operator": _operator(args), "purpose": args.purpose}
+    with _unlock(args, "recording.transcript_read", path.name, who) as keys:
+        result = transcript.read(path, keys, salvage=args.salvage)
+    audit_hook(args.data)("recording.transcript_read", path.name,
+                          {**who, "call_id": result.call_id, "turns": len(result.turns), "complete": result.complete})
+    if result.problem is not None:
+        print(f"callbox: {result.problem}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.turns, ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(transcript.as_text(result.turns))
     return EXIT_OK
 
 

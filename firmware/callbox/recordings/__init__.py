@@ -22,16 +22,20 @@ def audit_hook(data_dir: Path, clock: Clock | None = None, actor: str | None = N
     """Return ``audit(action, subject, details)`` for recording access (who, when, why, which).
 
     Every access goes into the store's hash-chained audit log (the same chain ``callbox audit verify``
-    checks), as ``recording.<action>``, in its own committed transaction before the audio is
+    checks), as ``recording.<action>`` (never doubled), in its own committed transaction before the audio is
     released. Without a store (keys used on a bare directory) it falls back to an fsynced JSON-lines
     file ``<data>/recordings/access.log`` so no access goes unrecorded.
     """
     clock = clock or SystemClock()
+    prefix = "recording."
     who = actor or os.environ.get("SUDO_USER") or os.environ.get("USER") or "operator"
     data_dir = Path(data_dir)
 
     def audit(action: str, subject: str, details: dict) -> None:
         from callbox.store.db import DB_FILENAME
+
+        # Callers pass "played" or "recording.played"; the chain gets "recording.played" either way.
+        action = action if action.startswith(prefix) else prefix + action
 
         if (data_dir / DB_FILENAME).exists():
             from callbox.store import audit as chain
@@ -42,11 +46,11 @@ def audit_hook(data_dir: Path, clock: Clock | None = None, actor: str | None = N
             bound = models.database_proxy.obj
             if bound is not None and Path(bound.database).resolve() == path.resolve():
                 # This process already has the store open (e.g. the panel): use it, don't rebind.
-                chain.append(Store(bound, path, clock), str(details.get("by", who)), f"recording.{action}", subject, details)
+                chain.append(Store(bound, path, clock), str(details.get("by", who)), action, subject, details)
                 return
             store = open_store(data_dir, clock)
             try:
-                chain.append(store, str(details.get("by", who)), f"recording.{action}", subject, details)
+                chain.append(store, str(details.get("by", who)), action, subject, details)
             finally:
                 store.close()
             return
