@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -99,11 +100,8 @@ def check_audit(data_dir: Path) -> Finding:
     from callbox.store import audit
     from callbox.store.db import open_store
 
-    store = open_store(data_dir)
-    try:
+    with closing(open_store(data_dir)) as store:
         report = audit.verify(store)
-    finally:
-        store.close()
     if report.ok:
         return Finding("audit", True, f"audit chain intact ({report.entries} entries)")
     return Finding("audit", False, f"audit chain broken at entry {report.first_bad_seq}: {report.problem}",

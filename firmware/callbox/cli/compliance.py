@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 from callbox.cli import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK, UsageError
+from callbox.cli.common import emit, group, list_command, open_box, refused
 from callbox.clock import SystemClock, parse_instant
 
 EXIT_TAMPERED = 1
@@ -23,23 +25,16 @@ def _clock(args: argparse.Namespace):
     return SystemClock()
 
 
-def _open(args: argparse.Namespace):
-    from callbox.store import open_store
-
-    store = open_store(args.data, _clock(args))
-    if store.organisation() is None:
-        store.close()
-        raise UsageError(f"{args.data} is not set up: run `callbox --data {args.data} init ...` first")
-    return store
+def _box(args: argparse.Namespace) -> closing:
+    """``with _box(args) as store:`` the box's store for one command, closed when the block ends."""
+    return closing(open_box(args.data, _clock(args)))
 
 
 def _pack(args: argparse.Namespace, store):
     from callbox.compliance.rulepack import RulePackError, load_pack
 
-    try:
+    with refused(RulePackError):
         return load_pack(store.organisation().rules, args.data)
-    except RulePackError as exc:
-        raise UsageError(str(exc)) from exc
 
 
 def _number(args: argparse.Namespace, store, text: str | None = None) -> str:
@@ -70,10 +65,15 @@ def _medical(store, pack, purpose: str | None) -> bool:
     return store.organisation().industry == "medical" or (purpose in pack.sensitive_purposes if purpose else False)
 
 
+def _complain(headline: str, details) -> None:
+    """On stderr: ``callbox: headline``, then each detail indented."""
+    print(f"callbox: {headline}", file=sys.stderr)
+    for detail in details:
+        print(f"  {detail}", file=sys.stderr)
+
+
 def _rejected(path: Path, errors, what: str = "imported") -> int:
-    print(f"callbox: {path} rejected, nothing {what} ({len(errors)} bad row(s)):", file=sys.stderr)
-    for error in errors:
-        print(f"  {error}", file=sys.stderr)
+    _complain(f"{path} rejected, nothing {what} ({len(errors)} bad row(s)):", errors)
     return EXIT_BAD_INPUT
 
 
@@ -85,21 +85,16 @@ def cmd_check_call(args: argparse.Namespace) -> int:
 
     purpose = _purpose(args.purpose)
     at = _instant(args.at, "--at") if args.at else None
-    store = _open(args)
-    try:
+    with _box(args) as store:
         org = store.organisation()
         gate = Gate(store, _pack(args, store), org, store.clock, PermitAuthority(store.clock))
         campaign = None
         if args.campaign:
             from callbox.compliance import campaigns
 
-            try:
+            with refused(campaigns.CampaignError):
                 campaign = campaigns.get(args.campaign)
-            except campaigns.CampaignError as exc:
-                raise UsageError(str(exc)) from exc
         verdict = evaluate(gate.facts(args.number, purpose, at, args.line, campaign), gate.pack)
-    finally:
-        store.close()
     if args.json:
         print(json.dumps(verdict.as_json()))
     else:
@@ -115,11 +110,8 @@ def _import_file(args: argparse.Namespace, importer, done: str) -> int:
     """Run one all-or-nothing CSV importer; print every bad row, or what was imported."""
     if not args.file.is_file():
         raise UsageError(f"{args.file}: no such file")
-    store = _open(args)
-    try:
+    with _box(args) as store:
         result = importer(store, args.file)
-    finally:
-        store.close()
     if not result.ok:
         return _rejected(args.file, result.errors)
     print(f"imported {len(result.rows)} {done} from {args.file}")
@@ -143,13 +135,8 @@ def cmd_history_import(args: argparse.Namespace) -> int:
 def cmd_contacts_purge(args: argparse.Namespace) -> int:
     from callbox.compliance import campaigns
 
-    store = _open(args)
-    try:
+    with _box(args) as store, refused(campaigns.CampaignError):
         counts = campaigns.purge(store, args.campaign, actor=args.by)
-    except campaigns.CampaignError as exc:
-        raise UsageError(str(exc)) from exc
-    finally:
-        store.close()
     print(f"purged campaign {args.campaign}: {counts['contacts']} contact(s) and {counts['consents']} consent(s) deleted, "
           f"{counts['attempts']} attempt(s) and {counts['decisions']} decision(s) pseudonymised, "
           f"{counts['dnc_hashed']} do-not-call entr(ies) kept as hash only, "
@@ -160,13 +147,10 @@ def cmd_contacts_purge(args: argparse.Namespace) -> int:
 def cmd_contacts_erase(args: argparse.Namespace) -> int:
     from callbox.store import queries
 
-    store = _open(args)
-    try:
+    with _box(args) as store:
         number = _number(args, store)
         counts = queries.erase_numbers(store, [number], args.by, args.reason or "erasure requested by the person",
                                        keep_dnc_hash=True)
-    finally:
-        store.close()
     print(f"erased {number}: {counts['contacts']} contact, {counts['consents']} consent(s) deleted; "
           "kept only a hash on the do-not-call list so the number is never called again")
     return EXIT_OK
@@ -176,12 +160,9 @@ def cmd_contacts_erase(args: argparse.Namespace) -> int:
 def cmd_dnc_add(args: argparse.Namespace) -> int:
     from callbox.store import queries
 
-    store = _open(args)
-    try:
+    with _box(args) as store:
         number = _number(args, store)
         added = queries.add_dnc(store, number, args.source, args.reason or "", actor=args.by)
-    finally:
-        store.close()
     print(f"{number} {'added to' if added else 'was already on'} the do-not-call list")
     return EXIT_OK
 
@@ -189,17 +170,10 @@ def cmd_dnc_add(args: argparse.Namespace) -> int:
 def cmd_dnc_list(args: argparse.Namespace) -> int:
     from callbox.store import queries
 
-    store = _open(args)
-    try:
+    with _box(args):
         rows = queries.dnc_entries()
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
-    else:
-        for r in rows:
-            print(f"{r['phone'] or '(purged: hash only)':20} {r['source']:15} {r['added_at']}  {r['reason']}")
-        print(f"{len(rows)} number(s) on the do-not-call list")
+    emit(rows, args.json, lambda r: f"{r['phone'] or '(purged: hash only)':20} {r['source']:15} {r['added_at']}  {r['reason']}",
+         footer=f"{len(rows)} number(s) on the do-not-call list")
     return EXIT_OK
 
 
@@ -207,12 +181,9 @@ def cmd_consent_withdraw(args: argparse.Namespace) -> int:
     from callbox.store import queries
 
     purpose = _purpose(args.purpose) if args.purpose else None
-    store = _open(args)
-    try:
+    with _box(args) as store:
         number = _number(args, store)
         count = queries.withdraw_consent(store, number, actor=args.by, purpose=purpose, source=args.source)
-    finally:
-        store.close()
     if count == 0:
         raise UsageError(f"{number} has no active {purpose + ' ' if purpose else ''}consent to withdraw")
     print(f"withdrew {count} consent(s) of {number}")
@@ -224,26 +195,19 @@ def cmd_campaign_create(args: argparse.Namespace) -> int:
     from callbox.compliance import campaigns
 
     purpose = _purpose(args.purpose)
-    store = _open(args)
-    try:
+    with _box(args) as store:
         pack = _pack(args, store)
-        try:
+        with refused(campaigns.CampaignError):
             campaign, refusal, errors = campaigns.create(
                 store, pack, args.name, purpose, args.script, args.contacts, args.records, actor=args.by,
                 medical=_medical(store, pack, purpose),
             )
-        except campaigns.CampaignError as exc:
-            raise UsageError(str(exc)) from exc
         if errors:
             return _rejected(args.contacts, errors, "created")
         if campaign is None:
-            print(f"callbox: campaign {args.name} refused: {', '.join(refusal.reasons)}", file=sys.stderr)
-            for detail in refusal.details:
-                print(f"  {detail}", file=sys.stderr)
+            _complain(f"campaign {args.name} refused: {', '.join(refusal.reasons)}", refusal.details)
             return EXIT_DENIED
         count = campaign.members.count()
-    finally:
-        store.close()
     print(f"campaign {args.name} created with {count} member(s); `callbox run` places its calls")
     return EXIT_OK
 
@@ -252,31 +216,23 @@ def cmd_campaign_list(args: argparse.Namespace) -> int:
     from callbox.compliance import campaigns
     from callbox.store import models as m
 
-    store = _open(args)
-    try:
+    with _box(args):
         rows = [campaigns.summary(c) for c in m.Campaign.select().order_by(m.Campaign.id)]
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
-        return EXIT_OK
-    for r in rows:
-        members = ", ".join(f"{k} {v}" for k, v in sorted(r["members"].items())) or "no members"
-        paused = f" ({r['paused_reason']})" if r["paused_reason"] else ""
-        print(f"{r['name']:24} {r['purpose']:10} {r['status']}{paused}  [{members}]")
+    emit(rows, args.json, _campaign_line)
     return EXIT_OK
+
+
+def _campaign_line(r: dict) -> str:
+    members = ", ".join(f"{k} {v}" for k, v in sorted(r["members"].items())) or "no members"
+    paused = f" ({r['paused_reason']})" if r["paused_reason"] else ""
+    return f"{r['name']:24} {r['purpose']:10} {r['status']}{paused}  [{members}]"
 
 
 def cmd_campaign_pause(args: argparse.Namespace) -> int:
     from callbox.compliance import campaigns
 
-    store = _open(args)
-    try:
+    with _box(args) as store, refused(campaigns.CampaignError):
         campaigns.pause(store, args.name, args.by, args.reason or "paused by staff")
-    except campaigns.CampaignError as exc:
-        raise UsageError(str(exc)) from exc
-    finally:
-        store.close()
     print(f"campaign {args.name} paused; the gate refuses its calls (campaign_paused) until resumed")
     return EXIT_OK
 
@@ -284,13 +240,8 @@ def cmd_campaign_pause(args: argparse.Namespace) -> int:
 def cmd_campaign_resume(args: argparse.Namespace) -> int:
     from callbox.compliance import campaigns
 
-    store = _open(args)
-    try:
+    with _box(args) as store, refused(campaigns.CampaignError):
         _, requeued = campaigns.resume(store, args.name, args.by)
-    except campaigns.CampaignError as exc:
-        raise UsageError(str(exc)) from exc
-    finally:
-        store.close()
     print(f"campaign {args.name} running again; {requeued} member(s) queued again")
     return EXIT_OK
 
@@ -309,11 +260,10 @@ def cmd_script_lint(args: argparse.Namespace) -> int:
 
     path = _script_path(args.file)
     purpose = _purpose(args.purpose) if args.purpose else None
-    store = None
-    try:
+    with ExitStack() as stack:
         medical = args.medical
         if (Path(args.data) / "callbox.sqlite3").exists():
-            store = _open(args)
+            store = stack.enter_context(_box(args))
             pack = load_pack(args.rules, args.data) if args.rules else _pack(args, store)
             medical = medical or _medical(store, pack, purpose)
         else:  # linting works on a workstation without a box: the named (or default) pack
@@ -322,9 +272,6 @@ def cmd_script_lint(args: argparse.Namespace) -> int:
             findings = lint_text(path.read_text(encoding="utf-8"), pack, purpose, medical)
         except (ScriptError, UnicodeDecodeError) as exc:
             raise UsageError(f"{path}: {exc}") from exc
-    finally:
-        if store is not None:
-            store.close()
     if args.json:
         print(json.dumps({"ok": not findings, "findings": [f.as_json() for f in findings]}, ensure_ascii=False))
     elif findings:
@@ -341,21 +288,16 @@ def cmd_script_submit(args: argparse.Namespace) -> int:
     from callbox.dialogs.script import ScriptError
 
     path = _script_path(args.file)
-    store = _open(args)
-    try:
+    with _box(args) as store:
         pack = _pack(args, store)
         try:
             submitted = scripts.submit(store, path, args.by, pack, medical=_medical(store, pack, None))
         except scripts.LintFailed as exc:
-            print(f"callbox: {path} refused: {exc}", file=sys.stderr)
-            for finding in exc.findings:
-                print(f"  {finding}", file=sys.stderr)
+            _complain(f"{path} refused: {exc}", exc.findings)
             return EXIT_DENIED
         except (ScriptError, UnicodeDecodeError, scripts.ApprovalError) as exc:
             raise UsageError(f"{path}: {exc}") from exc
         record = submitted.record
-    finally:
-        store.close()
     state = "submitted" if submitted.new else "was already submitted"
     print(f"script {record.script_id} {state} as {record.id} (sha256 {record.content_hash[:12]}); "
           f"a second person approves it with `callbox script approve {record.id} --by NAME`")
@@ -365,13 +307,8 @@ def cmd_script_submit(args: argparse.Namespace) -> int:
 def cmd_script_approve(args: argparse.Namespace) -> int:
     from callbox.compliance import scripts
 
-    store = _open(args)
-    try:
+    with _box(args) as store, refused(scripts.ApprovalError):
         record = scripts.approve(store, args.id, args.by)
-    except scripts.ApprovalError as exc:
-        raise UsageError(str(exc)) from exc
-    finally:
-        store.close()
     print(f"script {record.script_id} ({record.id}) approved by {record.approved_by}; "
           "any edit to the file voids this approval")
     return EXIT_OK
@@ -380,17 +317,10 @@ def cmd_script_approve(args: argparse.Namespace) -> int:
 def cmd_script_list(args: argparse.Namespace) -> int:
     from callbox.compliance import scripts
 
-    store = _open(args)
-    try:
+    with _box(args):
         rows = scripts.records()
-    finally:
-        store.close()
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
-    else:
-        for r in rows:
-            print(f"{r['id']:4} {r['script']:24} {r['status']:10} by {r['submitted_by']}"
-                  f"{' / ' + r['approved_by'] if r['approved_by'] else ''}  {r['path']}")
+    emit(rows, args.json, lambda r: f"{r['id']:4} {r['script']:24} {r['status']:10} by {r['submitted_by']}"
+                                    f"{' / ' + r['approved_by'] if r['approved_by'] else ''}  {r['path']}")
     return EXIT_OK
 
 
@@ -407,13 +337,9 @@ def cmd_rules_install(args: argparse.Namespace) -> int:
     except signing.SignatureError as exc:
         raise UsageError(f"{args.file} refused: {exc}") from exc
     if (Path(args.data) / "callbox.sqlite3").exists():
-        store = _open(args)
-        try:
-            with store.atomic():
-                audit.append(store, args.by, "rules.install", installed.pack.id,
-                             {"version": installed.pack.version, "replaced": installed.replaced_version})
-        finally:
-            store.close()
+        with _box(args) as store, store.atomic():
+            audit.append(store, args.by, "rules.install", installed.pack.id,
+                         {"version": installed.pack.version, "replaced": installed.replaced_version})
     print(f"installed rule pack {installed.pack.id} {installed.pack.version} "
           f"(was {installed.replaced_version or 'none'}) into {installed.path}; restart `callbox run` to apply it")
     return EXIT_OK
@@ -431,11 +357,7 @@ def cmd_rules_show(args: argparse.Namespace) -> int:
                          "name": pack.name})
         except RulePackError as exc:
             rows.append({"id": pack_id, "version": None, "source": "broken", "name": str(exc)})
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
-    else:
-        for r in rows:
-            print(f"{r['id']:4} {r['version'] or '-':12} {r['source']:9} {r['name']}")
+    emit(rows, args.json, lambda r: f"{r['id']:4} {r['version'] or '-':12} {r['source']:9} {r['name']}")
     return EXIT_OK
 
 
@@ -443,11 +365,8 @@ def cmd_rules_show(args: argparse.Namespace) -> int:
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from callbox.store import audit
 
-    store = _open(args)
-    try:
+    with _box(args) as store:
         report = audit.verify(store)
-    finally:
-        store.close()
     if report.ok:
         note = "" if report.file_checked else f" (no {audit.HEAD_FILE} checkpoint yet)"
         print(f"audit chain intact: {report.entries} entries, head {report.head_hash[:16]}{note}")
@@ -461,8 +380,7 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
     from callbox.store import models as m
 
     since = _instant(args.since, "--since") if args.since else None
-    store = _open(args)
-    try:
+    with _box(args):
         query = m.AuditEntry.select().order_by(m.AuditEntry.seq)
         if since is not None:
             query = query.where(m.AuditEntry.at >= since)
@@ -470,8 +388,6 @@ def cmd_audit_export(args: argparse.Namespace) -> int:
             print(json.dumps({"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                               "subject": e.subject, "details": e.details, "prev_hash": e.prev_hash, "hash": e.hash},
                              ensure_ascii=False))
-    finally:
-        store.close()
     return EXIT_OK
 
 
@@ -490,8 +406,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help='print {"allowed","decision","reasons","next_allowed_at"}')
     p.set_defaults(func=cmd_check_call)
 
-    p = sub.add_parser("contacts", help="consented contacts: import, purge, erase")
-    csub = p.add_subparsers(dest="contacts_command", required=True, metavar="COMMAND")
+    csub = group(sub, "contacts", "consented contacts: import, purge, erase")
     q = csub.add_parser("import", help="import a CSV of consented contacts (all rows or none)")
     q.add_argument("file", type=Path)
     q.set_defaults(func=cmd_contacts_import)
@@ -505,26 +420,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     _by(q)
     q.set_defaults(func=cmd_contacts_erase)
 
-    p = sub.add_parser("history", help="past call attempts: import (so caps hold from day one)")
-    hsub = p.add_subparsers(dest="history_command", required=True, metavar="COMMAND")
+    hsub = group(sub, "history", "past call attempts: import (so caps hold from day one)")
     q = hsub.add_parser("import", help="import phone,at,outcome rows (all rows or none)")
     q.add_argument("file", type=Path)
     q.set_defaults(func=cmd_history_import)
 
-    p = sub.add_parser("dnc", help="do-not-call list: add, list")
-    dsub = p.add_subparsers(dest="dnc_command", required=True, metavar="COMMAND")
+    dsub = group(sub, "dnc", "do-not-call list: add, list")
     q = dsub.add_parser("add", help="put a number on the do-not-call list for good")
     q.add_argument("number")
     q.add_argument("--reason")
     q.add_argument("--source", choices=["staff", "sms"], default="staff", help="how the request reached you")
     _by(q)
     q.set_defaults(func=cmd_dnc_add)
-    q = dsub.add_parser("list", help="show the do-not-call list")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=cmd_dnc_list)
+    list_command(dsub, "list", "show the do-not-call list", cmd_dnc_list)
 
-    p = sub.add_parser("consent", help="consent records: withdraw")
-    ssub = p.add_subparsers(dest="consent_command", required=True, metavar="COMMAND")
+    ssub = group(sub, "consent", "consent records: withdraw")
     q = ssub.add_parser("withdraw", help="withdraw a number's consents (all, or one --purpose)")
     q.add_argument("number")
     q.add_argument("--purpose")
@@ -532,8 +442,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _by(q)
     q.set_defaults(func=cmd_consent_withdraw)
 
-    p = sub.add_parser("campaign", help="campaigns: create, list, pause, resume")
-    gsub = p.add_subparsers(dest="campaign_command", required=True, metavar="COMMAND")
+    gsub = group(sub, "campaign", "campaigns: create, list, pause, resume")
     q = gsub.add_parser("create", help="create a campaign from a CSV of consented contacts")
     q.add_argument("name")
     q.add_argument("--purpose", required=True)
@@ -542,9 +451,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--records", action="store_true", help="ask callees for recording consent")
     _by(q)
     q.set_defaults(func=cmd_campaign_create)
-    q = gsub.add_parser("list", help="show campaigns and their members' states")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=cmd_campaign_list)
+    list_command(gsub, "list", "show campaigns and their members' states", cmd_campaign_list)
     q = gsub.add_parser("pause", help="pause a campaign (the gate refuses its calls)")
     q.add_argument("name")
     q.add_argument("--reason")
@@ -555,8 +462,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _by(q)
     q.set_defaults(func=cmd_campaign_resume)
 
-    p = sub.add_parser("script", help="call scripts: lint, submit, approve, list")
-    tsub = p.add_subparsers(dest="script_command", required=True, metavar="COMMAND")
+    tsub = group(sub, "script", "call scripts: lint, submit, approve, list")
     q = tsub.add_parser("lint", help="check a script against the rule pack's phrase library")
     q.add_argument("file", type=Path)
     q.add_argument("--purpose", help="the campaign purpose the script is meant for")
@@ -572,23 +478,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("id", type=int)
     q.add_argument("--by", required=True, help="the reviewer (must differ from the submitter)")
     q.set_defaults(func=cmd_script_approve)
-    q = tsub.add_parser("list", help="submitted scripts and their approval")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=cmd_script_list)
+    list_command(tsub, "list", "submitted scripts and their approval", cmd_script_list)
 
-    p = sub.add_parser("rules", help="rule packs: install a signed pack, show packs in force")
-    rsub = p.add_subparsers(dest="rules_command", required=True, metavar="COMMAND")
+    rsub = group(sub, "rules", "rule packs: install a signed pack, show packs in force")
     q = rsub.add_parser("install", help="install a vendor-signed rule pack")
     q.add_argument("file", type=Path)
     q.add_argument("--signature", required=True, type=Path, help="Ed25519 signature of FILE (raw or base64)")
     _by(q, "technician")
     q.set_defaults(func=cmd_rules_install)
-    q = rsub.add_parser("show", help="list rule packs with version and origin")
-    q.add_argument("--json", action="store_true")
-    q.set_defaults(func=cmd_rules_show)
+    list_command(rsub, "show", "list rule packs with version and origin", cmd_rules_show)
 
-    p = sub.add_parser("audit", help="hash-chained audit log: verify, export")
-    asub = p.add_subparsers(dest="audit_command", required=True, metavar="COMMAND")
+    asub = group(sub, "audit", "hash-chained audit log: verify, export")
     q = asub.add_parser("verify", help="check that no audit entry was edited or deleted (exit 1 if so)")
     q.set_defaults(func=cmd_audit_verify)
     q = asub.add_parser("export", help="print audit entries as JSON lines")

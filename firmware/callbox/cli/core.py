@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from callbox.cli import EXIT_OK, UsageError
+from callbox.cli.common import open_box, refused
 from callbox.clock import SystemClock, parse_instant
 
 
@@ -15,25 +16,13 @@ def _clock(args: argparse.Namespace):
     return SystemClock()
 
 
-def _open(args: argparse.Namespace):
-    from callbox.store import open_store
-
-    store = open_store(args.data, _clock(args))
-    if store.organisation() is None:
-        store.close()
-        raise UsageError(f"{args.data} is not set up: run `callbox --data {args.data} init ...` first")
-    return store
-
-
 # -- init ----------------------------------------------------------------------------------------
 def cmd_init(args: argparse.Namespace) -> int:
     from callbox.provision import ProvisionError, init_box
 
-    try:
+    with refused(ProvisionError):
         store = init_box(args.data, _clock(args), args.rules, args.org_name, args.callback_number, args.timezone,
                          args.industry, args.org_name_en or "")
-    except ProvisionError as exc:
-        raise UsageError(str(exc)) from exc
     org = store.organisation()
     print(f"initialised {args.data}: {org.name}, rules {org.rules}, callback {org.callback_number}, zone {org.timezone}")
     print(f"next: `callbox --data {args.data} keys init` (recording key), edit {args.data}/lines.toml, "
@@ -67,19 +56,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     from callbox.daemon import CallBox, InboundHandler
     from callbox.provision import ProvisionError, read_lines
     from callbox.store import models as m
-    from callbox.store import open_store
 
     log = logging.getLogger("callbox.run")
     logging.getLogger().setLevel(logging.INFO)
     clock = OffsetClock(parse_instant(args.at)) if args.at else SystemClock()
-    store = open_store(args.data, clock)
-    if store.organisation() is None:
-        store.close()
-        raise UsageError(f"{args.data} is not set up: run `callbox --data {args.data} init ...` first")
-    try:
+    store = open_box(args.data, clock)
+    with refused(ProvisionError):
         lines_cfg = read_lines(args.data)
-    except ProvisionError as exc:
-        raise UsageError(str(exc)) from exc
     if not lines_cfg:
         raise UsageError(f"no lines configured: add a [[lines]] table to {args.data}/lines.toml (see the examples there)")
     box = CallBox(args.data, clock, store)

@@ -18,7 +18,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from contextlib import closing
+
 from callbox.cli import EXIT_OK, UsageError
+from callbox.cli.common import group, refused
 
 ENV_BACKUP_PASSPHRASE = "CALLBOX_BACKUP_PASSPHRASE"
 
@@ -39,10 +42,8 @@ def cmd_firstboot(args: argparse.Namespace) -> int:
     run = None
     if args.root == Path("/"):
         run = lambda argv: subprocess.run(argv, check=False, capture_output=True).returncode  # noqa: E731
-    try:
+    with refused(firstboot.ConfigError):
         result = firstboot.apply(boot, args.data, args.root, run=run)
-    except firstboot.ConfigError as exc:
-        raise UsageError(str(exc)) from exc
     for action in result.actions:
         print(f"firstboot: {action}")
     for note in result.notes:
@@ -91,10 +92,8 @@ def _backup_passphrase(args: argparse.Namespace, confirm: bool) -> str:
 def cmd_backup_create(args: argparse.Namespace) -> int:
     from callbox.backup import BackupError, create_backup
 
-    try:
+    with refused(BackupError):
         report = create_backup(args.data, args.out, _backup_passphrase(args, confirm=True))
-    except BackupError as exc:
-        raise UsageError(str(exc)) from exc
     counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
     print(f"backup written to {args.out}: {report.files} files, {report.recordings} recordings, {counts}; "
           f"{report.bytes / 1e6:.1f} MB in {report.seconds:.1f} s. Keep the passphrase apart from the file.")
@@ -104,10 +103,8 @@ def cmd_backup_create(args: argparse.Namespace) -> int:
 def cmd_backup_restore(args: argparse.Namespace) -> int:
     from callbox.backup import BackupError, restore_backup
 
-    try:
+    with refused(BackupError):
         report = restore_backup(args.file, args.data, _backup_passphrase(args, confirm=False), force=args.force)
-    except BackupError as exc:
-        raise UsageError(str(exc)) from exc
     counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
     print(f"restored {report.files} files into {args.data} ({counts}) in {report.seconds:.1f} s")
     if report.moved_aside:
@@ -120,11 +117,9 @@ def cmd_backup_restore(args: argparse.Namespace) -> int:
 def cmd_update_apply(args: argparse.Namespace) -> int:
     from callbox.update import UpdateError, apply_bundle
 
-    try:
+    with refused(UpdateError):
         report = apply_bundle(args.bundle, args.public_key, args.root, args.health_cmd, args.allow_downgrade,
                               after_rollback=args.after_rollback_cmd)
-    except UpdateError as exc:
-        raise UsageError(str(exc)) from exc
     if report.rolled_back:
         for note in report.notes:
             print(note, file=sys.stderr)
@@ -142,10 +137,8 @@ def cmd_update_apply(args: argparse.Namespace) -> int:
 def cmd_update_make(args: argparse.Namespace) -> int:
     from callbox.update import UpdateError, make_bundle
 
-    try:
+    with refused(UpdateError):
         header = make_bundle(args.source, args.version, args.key, args.out)
-    except UpdateError as exc:
-        raise UsageError(str(exc)) from exc
     print(f"wrote {args.out}: version {header['version']}, {header['payload_bytes'] / 1e6:.1f} MB, "
           f"sha256 {header['payload_sha256'][:16]}…")
     return EXIT_OK
@@ -187,15 +180,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return EXIT_OK
     from callbox.recordings import policy
 
-    store = open_store(args.data)
-    try:
+    with closing(open_store(args.data)) as store:
         org = store.organisation()
         if org is None:
             raise UsageError(f"{args.data} is not set up yet; nothing to sweep")
         rules = policy.pack_rules(args.data, store)
         holds = policy.active_holds(store)
-    finally:
-        store.close()
     directory = args.data / "recordings"
     if not directory.is_dir():
         print("no recordings yet")
@@ -259,8 +249,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _data_arg(p)
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("backup", help="encrypted backup of the whole box: create, restore")
-    bsub = p.add_subparsers(dest="backup_command", required=True, metavar="COMMAND")
+    bsub = group(sub, "backup", "encrypted backup of the whole box: create, restore")
     q = bsub.add_parser("create", help="write one encrypted backup file (the box keeps running)")
     q.add_argument("--out", type=Path, required=True, help="backup file, e.g. /media/usb/box-2026-03-02.cbbackup")
     q.add_argument("--passphrase-file", type=Path, help=f"file holding the backup passphrase (or ${ENV_BACKUP_PASSPHRASE})")
@@ -273,8 +262,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _data_arg(q)
     q.set_defaults(func=cmd_backup_restore)
 
-    p = sub.add_parser("update", help="signed offline firmware updates: apply, make, keygen, status")
-    usub = p.add_subparsers(dest="update_command", required=True, metavar="COMMAND")
+    usub = group(sub, "update", "signed offline firmware updates: apply, make, keygen, status")
     q = usub.add_parser("apply", help="verify, install and switch to an update bundle; roll back if unhealthy")
     q.add_argument("bundle", type=Path)
     q.add_argument("--public-key", type=Path, default=Path("/etc/callbox/update-signing.pub"))
@@ -305,8 +293,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _data_arg(p)
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("ups", help="UPS HAT: shut down cleanly when mains power is lost")
-    usub = p.add_subparsers(dest="ups_command", required=True, metavar="COMMAND")
+    usub = group(sub, "ups", "UPS HAT: shut down cleanly when mains power is lost")
     q = usub.add_parser("watch", help="watch the power-loss GPIO ([ups] in callbox.toml) until stopped")
     q.add_argument("--gpio", type=int, help="BCM pin (default from callbox.toml)")
     _data_arg(q)
