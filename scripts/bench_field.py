@@ -55,8 +55,8 @@ def build_store(data: Path, contacts: int, calls: int, recordings: int) -> None:
             first = m.Attempt.insert_many([{"phone": f"+86138{i:08d}", "purpose": "appointment_reminder", "at": now,
                                             "outcome": "confirmed"} for i in batch]).execute()
             m.Call.insert_many([{"attempt": first - len(batch) + 1 + k, "line_id": "sip1", "started_at": now,
-                                 "ended_at": now + timedelta(seconds=45), "outcome": "confirmed",
-                                 "transcript": [{"who": "callee", "text": "好的，我会准时到"}]} for k, _ in enumerate(batch)]
+                                 "ended_at": now + timedelta(seconds=45), "outcome": "confirmed"}
+                                for k, _ in enumerate(batch)]
                                ).execute()
     store.close()
     keys = KeyStore.for_data_dir(data)

@@ -319,6 +319,29 @@ class CallBox:
             self.voice.prewarm(self.pack, self.org)
         return self.voice
 
+    def _seal_transcript(self, call: m.Call, turns: list[dict]) -> str | None:
+        """Encrypt the call's transcript beside its recording; returns the file name (None without keys).
+
+        Same public key, metadata and retention fields as the recording, so the sweeper treats the
+        two as one unit. Without a key pair nothing is kept at all: plaintext is never the fallback.
+        """
+        from callbox.recordings import transcript
+        from callbox.recordings.keystore import KeyStore, KeyStoreError
+
+        keys = KeyStore.for_data_dir(self.data_dir)
+        if not keys.exists():
+            log.warning("call %s: no recording keys (run `callbox keys init`), so its transcript is not kept", call.id)
+            return None
+        path = self.data_dir / "recordings" / transcript.transcript_name(call.id)
+        metadata = {"call_id": call.id, "created_at": call.started_at.isoformat(), "industry": self.org.industry}
+        try:
+            public = keys.public_key()
+            transcript.write(path, turns, public.key, public.key_id, metadata)
+        except (OSError, ValueError, KeyStoreError) as exc:
+            log.error("call %s: transcript could not be sealed (%s); it is not kept", call.id, exc)
+            return None
+        return path.name
+
     def _recorder_factory(self, call_id: int):
         from callbox.recordings.keystore import KeyStore
         from callbox.recordings.recorder import Recorder
@@ -407,6 +430,9 @@ class CallBox:
         )
         call = m.Call.create(attempt=attempt_id, line_id=line.line_id, started_at=self.clock.now())
         evidence = ConsentEvidence(self.clock)
+        from callbox.recordings.transcript import ConsentTimeline, stored_turns
+
+        consent = ConsentTimeline()  # which callee words the sealed transcript may keep
 
         def opt_out(source: str) -> None:
             queries.add_dnc(self.store, number, source, f"said during call {call.id}", actor="callee")
@@ -417,7 +443,7 @@ class CallBox:
             self.voice.recognizer,
             on_opt_out=opt_out,
             recorder_factory=self._recorder_factory(call.id) if campaign.records else None,
-            on_event=lambda kind, data: (evidence.see(kind, data), self._notify(number, kind, data)),
+            on_event=lambda kind, data: (evidence.see(kind, data), consent.see(kind, data), self._notify(number, kind, data)),
         )
         import time
 
@@ -434,7 +460,9 @@ class CallBox:
         result.opt_out = facts.opt_out
         result.outcome = facts.outcome or (session.end_reason.value if session.end_reason else "")
         result.end = session.end_reason.value if session.end_reason else ""
-        result.transcript = dialog.transcript()
+        heard = dialog.transcript()  # everything said, in memory only: for risk control below
+        result.transcript = stored_turns(heard, consent)  # what may be kept (and shown in the demo summary)
+        transcript_file = self._seal_transcript(call, result.transcript) if session.answered else None
         result.first_audio_ms = session.stats.first_audio_ms
         if session.stats.answered_at:
             result.call_setup_ms = int((session.stats.answered_at - t_dial) * 1000)
@@ -446,7 +474,7 @@ class CallBox:
             call.recording = facts.recording if session.answered else "none"
             call.opt_out = facts.opt_out
             call.outcome = result.outcome
-            call.transcript = result.transcript
+            call.transcript_file = transcript_file
             call.recording_consent = evidence.value
             recording_path = self.data_dir / "recordings" / f"call-{call.id:06d}.cbr"
             call.recording_file = recording_path.name if recording_path.exists() else None
@@ -460,7 +488,7 @@ class CallBox:
 
         paused = after_call(self.store, campaign, answered=session.answered, pack=self.pack, opt_out=facts.opt_out,
                             duration_s=time.monotonic() - session.stats.answered_at if session.answered else 0.0,
-                            complaint=call_had_complaint(result.transcript),
+                            complaint=call_had_complaint(heard),
                             first_audio_ms=session.stats.first_audio_ms)
         if paused:
             # The line's LED turns solid red ("campaign paused by risk control") until it is used again.

@@ -36,8 +36,7 @@ def populated_box(data: Path, contacts: int = 5, calls: int = 3, recording: bool
     for i in range(calls):
         attempt = m.Attempt.create(phone=phones[i % len(phones)], purpose="appointment_reminder", at=T0, outcome="confirmed")
         m.Call.create(attempt=attempt, line_id="sip1", started_at=T0, ended_at=T0 + timedelta(seconds=40),
-                      outcome="confirmed", recording="on" if i == 0 else "none",
-                      transcript=[{"who": "callee", "text": "好的"}])
+                      outcome="confirmed", recording="on" if i == 0 else "none")
     rec_audio = b""
     if recording:
         keys = KeyStore.for_data_dir(data)

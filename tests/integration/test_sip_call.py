@@ -18,11 +18,17 @@ from callbox.dialogs.script import load_script
 from callbox.lines.sip import SipAccountConfig, SipLine
 from callbox.phonebank.callees import Act, Callee
 from callbox.provision import init_box
+from callbox.recordings import transcript
+from callbox.recordings.keystore import KdfParams, KeyStore, WrongPassphrase
+from callbox.recordings.stream import ChunkTampered
 from callbox.store import models as m
 from callbox.store import queries
 from callbox.voice.audio import read_wav, to_line
 
 pytestmark = [pytest.mark.sip, pytest.mark.slow]
+
+PASSPHRASE = "recording passphrase of the test box"
+FAST_KDF = KdfParams(time_cost=1, memory_cost_kib=8 * 1024, parallelism=1)
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 ALICE, BOB, CAROL = "+8613900000101", "+8613900000102", "+8613900000103"
@@ -39,6 +45,7 @@ def env(tmp_path_factory):
     data = root / "data"
     clock = OffsetClock(START)
     store = init_box(data, clock, "cn", "阳光口腔诊所", "+862161234567", "Asia/Shanghai", "medical", "Sunshine Dental")
+    KeyStore.for_data_dir(data, FAST_KDF).init(PASSPHRASE)  # transcripts (and recordings) are sealed to it
     for callee in CALLEES:
         contact = queries.add_contact(store, callee.number, callee.label, "en")
         queries.add_consent(store, contact, "reminder", clock.now() - timedelta(days=3), "paper_form", "form-1")
@@ -86,6 +93,18 @@ def test_consented_callee_hears_identity_and_ai_disclosure(env):
     assert "automated ai voice" in text
 
 
+def call_of(number) -> m.Call:
+    return m.Call.get(m.Call.attempt == m.Attempt.get(m.Attempt.phone == number))
+
+
+def turns_of(env, number) -> list[dict]:
+    """The call's transcript, read the only way there is: unlock the keys and decrypt the .cbt."""
+    call = call_of(number)
+    assert call.transcript_file == f"call-{call.id:06d}.cbt"
+    with KeyStore.for_data_dir(env["data"]).unlock(PASSPHRASE) as keys:
+        return transcript.read(env["data"] / "recordings" / call.transcript_file, keys).turns
+
+
 def test_consented_call_record(env):
     result = env["results"][ALICE]
     assert result.dialed and result.decision == "allowed"
@@ -93,7 +112,12 @@ def test_consented_call_record(env):
     assert call.ai_disclosed
     assert call.recording == "off"  # the callee pressed 2 at the recording question
     assert call.outcome == "confirmed"
-    assert any(t["who"] == "callee" and "there" in t["text"].lower() for t in call.transcript)
+    # No recording consent (DTMF 2): the sealed transcript keeps the callee's intents, never their words.
+    callee = [t for t in turns_of(env, ALICE) if t["who"] == "callee"]
+    assert callee[0]["text"] == "[consent_no]"
+    assert len(callee) >= 2 and all(not t["words"] and t["text"] == f"[{t['intent']}]" for t in callee)
+    assert not any("there" in t["text"].lower() for t in callee)
+    assert result.transcript == turns_of(env, ALICE)  # the summary row holds only what is stored
     assert not (env["data"] / "recordings" / f"call-{call.id:06d}.cbr").exists()
 
 
@@ -112,8 +136,9 @@ def test_spoken_opt_out_is_durable_in_sqlite_and_confirmed_aloud(env):
 
 
 def test_interrupted_prompt_stopped(env):
-    call = m.Call.get(m.Call.attempt == m.Attempt.get(m.Attempt.phone == BOB))
-    assert any(t["who"] == "box" and t["text"].endswith("[interrupted]") for t in call.transcript)
+    turns = turns_of(env, BOB)
+    assert any(t["who"] == "box" and t["text"].endswith("[interrupted]") for t in turns)
+    assert {"who": "callee", "text": "[opt_out]", "intent": "opt_out", "words": False} in turns
 
 
 def test_dtmf_9_opt_out(env):
@@ -127,3 +152,55 @@ def test_opted_out_numbers_are_never_dialed_again(env):
         result = box.gate.request(number, "reminder", "sip", env["campaign"])
         assert result.permit is None
         assert result.verdict.decision == "denied" and "dnc" in result.verdict.reasons
+
+
+def test_no_transcript_words_in_plaintext_anywhere_on_disk(env):
+    """Callee words and the box's spoken sentences exist only inside sealed .cbt files."""
+    first_box = turns_of(env, ALICE)[0]["text"]
+    assert "Sunshine Dental" in first_box  # what the box said, clinic name included
+    needles = [b"stop calling me", b"i will be there", first_box[:40].lower().encode(), b"[opt_out]", b"[consent_no]"]
+    seen = 0
+    for path in env["data"].rglob("*"):
+        if not path.is_file() or path.parent.name == "prompts":
+            continue  # the prompt cache holds rendered audio under hashed names
+        raw = path.read_bytes().lower()
+        seen += 1
+        for needle in needles:
+            assert needle not in raw, f"{needle!r} in plaintext in {path.relative_to(env['data'])}"
+    assert seen >= 4  # the store (and its WAL) and the sealed transcripts were scanned
+    assert sorted(p.name for p in (env["data"] / "recordings").glob("*.cbt")) == [
+        call_of(n).transcript_file for n in (ALICE, BOB, CAROL)]
+    assert "transcript" not in {c.name for c in m.Call._meta.sorted_fields}
+
+
+def test_sealed_transcript_wrong_passphrase_and_tampering(env, tmp_path):
+    with pytest.raises(WrongPassphrase, match="passphrase is wrong"):
+        KeyStore.for_data_dir(env["data"]).unlock("not the passphrase")
+    copy = tmp_path / call_of(CAROL).transcript_file
+    raw = bytearray((env["data"] / "recordings" / copy.name).read_bytes())
+    raw[-2] ^= 0x10
+    copy.write_bytes(bytes(raw))
+    with KeyStore.for_data_dir(env["data"]).unlock(PASSPHRASE) as keys, pytest.raises(ChunkTampered):
+        transcript.read(copy, keys)
+
+
+def test_sweep_removes_transcripts_when_retention_ends(env, tmp_path):
+    import shutil
+
+    from callbox.recordings.retention import RetentionRule, sweep
+
+    folder = tmp_path / "recordings"
+    shutil.copytree(env["data"] / "recordings", folder)
+    now = START + timedelta(days=200)  # the medical pack period (6 months) is over
+    report = sweep(folder, now, False, lambda *entry: None, rules={"general": RetentionRule(6)})
+    assert sorted(report.shredded) == sorted(call_of(n).transcript_file for n in (ALICE, BOB, CAROL))
+    assert not list(folder.glob("*.cbt"))
+
+
+def test_erasure_shreds_the_transcript(env):
+    box = env["box"]
+    name = call_of(CAROL).transcript_file
+    counts = queries.erase_numbers(box.store, [CAROL], "test", "asked to be forgotten")
+    assert counts["transcripts_shredded"] == 1
+    assert not (env["data"] / "recordings" / name).exists()
+    assert m.AuditEntry.get((m.AuditEntry.action == "recording.shredded") & (m.AuditEntry.subject == name))

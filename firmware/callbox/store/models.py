@@ -165,7 +165,9 @@ class Call(BaseModel):
     recording_consent = JSONField(null=True)
     opt_out = BooleanField(default=False)
     outcome = CharField(default="")  # confirmed | declined | opt_out | no_answer | ...
-    transcript = JSONField(default=list)
+    # The transcript is never stored here: it is sealed in <data>/recordings/<transcript_file> (.cbt),
+    # see callbox.recordings.transcript. None when no transcript was kept (no keys, or erased).
+    transcript_file = CharField(null=True)
 
 
 class AuditEntry(BaseModel):

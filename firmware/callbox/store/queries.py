@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from pathlib import Path
 
 from callbox.store import audit
 from callbox.store import models as m
@@ -131,12 +132,15 @@ def erase_numbers(store: Store, phones: list[str], actor: str, why: str, keep_dn
 
     Contacts and their consents are deleted; do-not-call entries and withdrawals keep their hash and
     lose the number; attempts and decisions are pseudonymised to the hash (caps and statistics stay
-    correct, nobody can read the number back); call transcripts are cleared; campaign membership
+    correct, nobody can read the number back); the sealed transcripts of their calls are
+    crypto-shredded (wrapped key overwritten, file unlinked, one audit entry each) unless a legal hold
+    covers the call, in which case they stay and are counted as held; campaign membership
     (with its variables) is deleted. With ``keep_dnc_hash`` the numbers are also put on the
     do-not-call list as hashes, so an erased person is never called again by a re-import mistake.
     The audit log is append-only and is not rewritten (see docs/compliance.md).
     """
-    counts = {"contacts": 0, "consents": 0, "members": 0, "attempts": 0, "decisions": 0, "dnc_hashed": 0}
+    counts = {"contacts": 0, "consents": 0, "members": 0, "attempts": 0, "decisions": 0, "dnc_hashed": 0,
+              "transcripts_shredded": 0, "transcripts_held": 0}
     now = store.clock.now()
     with store.db.atomic():
         for phone in phones:
@@ -151,7 +155,9 @@ def erase_numbers(store: Store, phones: list[str], actor: str, why: str, keep_dn
             attempt_ids = [a.id for a in m.Attempt.select(m.Attempt.id).where(m.Attempt.phone == phone)]
             counts["attempts"] += m.Attempt.update(phone=pseudonym).where(m.Attempt.phone == phone).execute()
             if attempt_ids:
-                m.Call.update(transcript=[]).where(m.Call.attempt.in_(attempt_ids)).execute()
+                shredded, held = _shred_transcripts(store, attempt_ids, actor, why)
+                counts["transcripts_shredded"] += shredded
+                counts["transcripts_held"] += held
             counts["decisions"] += m.Decision.update(phone=pseudonym).where(m.Decision.phone == phone).execute()
             ConsentWithdrawal.update(phone=None).where(ConsentWithdrawal.phone == phone).execute()
             if keep_dnc_hash and not is_dnc(phone):
@@ -159,3 +165,36 @@ def erase_numbers(store: Store, phones: list[str], actor: str, why: str, keep_dn
             counts["dnc_hashed"] += m.DoNotCall.update(phone=None).where(m.DoNotCall.phone == phone).execute()
         audit.append(store, actor, "personal_data.erase", f"{len(phones)} number(s)", {"why": why, **counts})
     return counts
+
+
+def _shred_transcripts(store: Store, attempt_ids: list[int], actor: str, why: str) -> tuple[int, int]:
+    """Crypto-shred the sealed transcripts of these attempts' calls (inside the caller's transaction).
+
+    The file goes first: if the transaction then fails, the words are gone anyway, which is the safe
+    side of an erasure. Calls under legal hold (by call id or file name) keep their transcript.
+    """
+    from callbox.recordings.stream import RecordingError, shred
+    from callbox.store.models_recordings import LegalHold
+
+    folder = Path(store.path).parent / "recordings"
+    holds = {h.recording for h in LegalHold.select().where(LegalHold.released_at.is_null())}
+    shredded = held = 0
+    calls = m.Call.select().where(m.Call.attempt.in_(attempt_ids) & m.Call.transcript_file.is_null(False))
+    for call in list(calls):
+        name = call.transcript_file
+        stem = Path(name).stem
+        if {str(call.id), name, f"{stem}.cbr"} & holds:
+            held += 1
+            continue
+        path = folder / name
+        try:
+            if path.exists():
+                shred(path)
+        except (RecordingError, OSError) as exc:  # kept in the record so a human can look; erasure goes on
+            audit.append(store, actor, "recording.shred_failed", name, {"call_id": call.id, "error": str(exc)})
+            continue
+        m.Call.update(transcript_file=None).where(m.Call.id == call.id).execute()
+        audit.append(store, actor, "recording.shredded", name,
+                     {"call_id": call.id, "reason": "personal_data.erase", "why": why})
+        shredded += 1
+    return shredded, held
