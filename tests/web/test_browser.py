@@ -298,6 +298,58 @@ def test_recording_opens_only_after_a_purpose(browser, panel):
     page.context.close()
 
 
+def test_transcript_is_locked_until_purpose_and_passphrase(browser, panel):
+    from callbox.recordings import transcript
+    from callbox.recordings.keystore import KdfParams, KeyStore
+    from callbox.store import models as m
+
+    ensure_admin(panel)
+    ensure_user(panel, "dr_wu", "reviewer")
+    ensure_user(panel, "auditor_zhao", "auditor")
+    data = panel["data"]
+    keys = KeyStore.for_data_dir(data, KdfParams(time_cost=1, memory_cost_kib=8 * 1024, parallelism=1))
+    if not keys.exists():
+        keys.init("four random words here")
+    public = keys.public_key()
+    now = panel["clock"].now()
+    attempt = m.Attempt.create(phone="+8613800138077", purpose="reminder", at=now)
+    call = m.Call.create(attempt=attempt, line_id="sip1", started_at=now, answered_at=now, recording="on",
+                         outcome="confirmed")
+    said = "好的，我明天下午三点准时到"
+    call.transcript_file = transcript.transcript_name(call.id)
+    call.save()
+    transcript.write(data / "recordings" / call.transcript_file,
+                     [{"who": "box", "text": "您好，这里是阳光口腔诊所"},
+                      {"who": "callee", "text": said, "intent": "confirm", "words": True}],
+                     public.key, public.key_id, {"call_id": call.id, "created_at": now.isoformat()})
+    page = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN").new_page()
+    log_in(page, panel, "dr_wu")
+    page.goto(f"{panel['url']}/calls/{call.id}")
+    card = page.locator("#transcript")
+    assert "文字记录已加密" in card.inner_text() and said not in page.content()
+    shot(page, "13-transcript-locked")
+    page.fill("#transcript input[name=passphrase]", "not the passphrase")
+    page.fill("#transcript textarea[name=purpose]", "投诉复核，案件 31 号")
+    page.click("#transcript button.primary")
+    assert said not in page.content() and "录音密码错误" in page.content()
+    page.fill("#transcript textarea[name=purpose]", "投诉复核，案件 31 号")
+    page.fill("#transcript input[name=passphrase]", "four random words here")
+    page.click("#transcript button.primary")
+    page.locator("#transcript ol.transcript").wait_for()
+    assert said in card.inner_text() and "阳光口腔诊所" in card.inner_text()
+    shot(page, "14-transcript-open")
+    page.goto(f"{panel['url']}/calls/{call.id}")  # a new visit is locked again
+    assert said not in page.content()
+    page.context.close()
+    page = browser.new_context(viewport={"width": 1280, "height": 860}, locale="zh-CN").new_page()
+    log_in(page, panel, "auditor_zhao")
+    page.goto(f"{panel['url']}/audit/?action=recording.transcript_read")
+    row = page.locator("tr", has_text=call.transcript_file).first
+    assert "recording.transcript_read" in row.inner_text() and "web:dr_wu" in row.inner_text()
+    assert "recording.access_refused" in page.goto(f"{panel['url']}/audit/?subject={call.transcript_file}").text()
+    page.context.close()
+
+
 def test_screenshots_of_the_main_pages(browser, panel):
     """Desktop and phone screenshots of every main page (as admin, who sees them all)."""
     ensure_admin(panel)

@@ -235,20 +235,44 @@ def test_campaign_create_start_pause_and_reasons(client_as, store, app):
     assert "campaign.create" in actions and "campaign.pause" in actions
 
 
+TRANSCRIPT_PASSPHRASE = "four random words here"
+TURNS = [{"who": "box", "text": "您好，这里是阳光口腔诊所"}, {"who": "callee", "text": "确认", "intent": "confirm", "words": True}]
+
+
+def seal_transcript(store, call_id: int, turns=TURNS) -> str:
+    """A real sealed transcript (.cbt) for ``call_id``, the way the daemon writes it at call end."""
+    from callbox.recordings import transcript
+    from callbox.recordings.keystore import KdfParams, KeyStore
+
+    data_dir = store.path.parent
+    keys = KeyStore.for_data_dir(data_dir, KdfParams(time_cost=1, memory_cost_kib=8 * 1024, parallelism=1))
+    if not keys.exists():
+        keys.init(TRANSCRIPT_PASSPHRASE)
+    public = keys.public_key()
+    name = transcript.transcript_name(call_id)
+    transcript.write(data_dir / "recordings" / name, turns, public.key, public.key_id,
+                     {"call_id": call_id, "created_at": store.clock.now().isoformat(), "industry": "medical"})
+    return name
+
+
 def make_call(store, phone="+8613800138000", outcome="confirmed", campaign=None, opt_out=False, recording_file=None,
-              minutes_ago=30):
+              minutes_ago=30, sealed=False):
     at = store.clock.now() - timedelta(minutes=minutes_ago)
     attempt = m.Attempt.create(phone=phone, purpose="reminder", campaign=campaign, at=at, outcome=outcome)
     m.Decision.create(phone=phone, purpose="reminder", campaign=campaign, at=at, decision="allowed", reasons=[],
                       rules=[], attempt=attempt)
-    return m.Call.create(attempt=attempt, line_id="sip1", started_at=at, answered_at=at, ended_at=at + timedelta(minutes=1),
-                         end_reason="completed", ai_disclosed=True, recording="on" if recording_file else "none",
-                         recording_file=recording_file, opt_out=opt_out, outcome=outcome,
-                         transcript=[{"who": "box", "text": "您好，这里是阳光口腔诊所"}, {"who": "callee", "text": "确认"}])
+    call = m.Call.create(attempt=attempt, line_id="sip1", started_at=at, answered_at=at,
+                         ended_at=at + timedelta(minutes=1), end_reason="completed", ai_disclosed=True,
+                         recording="on" if recording_file else "none", recording_file=recording_file, opt_out=opt_out,
+                         outcome=outcome)
+    if sealed:
+        call.transcript_file = seal_transcript(store, call.id)
+        call.save()
+    return call
 
 
 def test_calls_list_filters_and_transcript(client_as, store):
-    first = make_call(store, outcome="confirmed")
+    first = make_call(store, outcome="confirmed", sealed=True)
     make_call(store, phone="+8613900139000", outcome="opt_out", opt_out=True)
     client = client_as("staff")
     html = client.get("/calls/").get_data(as_text=True)
@@ -259,7 +283,31 @@ def test_calls_list_filters_and_transcript(client_as, store):
     assert "+8613800138000" in by_date
     assert "+8613800138000" not in client.get("/calls/?from=2026-03-03").get_data(as_text=True)
     detail = client.get(f"/calls/{first.id}").get_data(as_text=True)
-    assert "您好，这里是阳光口腔诊所" in detail and "确认" in detail
+    assert "文字记录已加密" in detail and "您好，这里是阳光口腔诊所" not in detail  # sealed; staff cannot unlock
+    assert 'name="passphrase"' not in detail and "只有管理员和审核员" in detail
+    assert post(client, f"/calls/{first.id}", {"purpose": "curious staff member", "passphrase": "x"}).status_code == 403
+
+
+def test_transcript_needs_purpose_and_passphrase_and_is_audited(client_as, store):
+    call = make_call(store, sealed=True)
+    reviewer = client_as("reviewer")
+    page = reviewer.get(f"/calls/{call.id}").get_data(as_text=True)
+    assert "文字记录已加密" in page and 'name="purpose"' in page and "确认" not in page.split('id="transcript"')[1]
+    no_purpose = post(reviewer, f"/calls/{call.id}", {"purpose": "", "passphrase": TRANSCRIPT_PASSPHRASE})
+    assert "您好，这里是阳光口腔诊所" not in no_purpose.get_data(as_text=True)
+    wrong = post(reviewer, f"/calls/{call.id}", {"purpose": "complaint review case 12", "passphrase": "not it at all"})
+    assert "您好，这里是阳光口腔诊所" not in wrong.get_data(as_text=True)
+    refused = m.AuditEntry.get(m.AuditEntry.action == "recording.access_refused")
+    assert refused.actor == "web:reviewer" and refused.subject == call.transcript_file
+    ok = post(reviewer, f"/calls/{call.id}", {"purpose": "complaint review case 12", "passphrase": TRANSCRIPT_PASSPHRASE})
+    html = ok.get_data(as_text=True)
+    assert "您好，这里是阳光口腔诊所" in html and "确认" in html and "审计日志" in html
+    entry = m.AuditEntry.get(m.AuditEntry.action == "recording.transcript_read")
+    assert entry.actor == "web:reviewer" and entry.subject == call.transcript_file
+    assert entry.details["purpose"] == "complaint review case 12" and entry.details["call_id"] == call.id
+    assert audit.verify(store).ok
+    # Nothing stays unlocked: the next visit is locked again.
+    assert "您好，这里是阳光口腔诊所" not in reviewer.get(f"/calls/{call.id}").get_data(as_text=True)
 
 
 def test_dashboard_numbers_and_charts(client_as, store):
