@@ -79,3 +79,31 @@ def test_quiet_hours_defer(summary):
 
 def test_demo_shows_the_recheck_of_opted_out_numbers(summary):
     assert "denied (dnc)" in summary["stdout"]
+
+
+def test_transcripts_are_sealed_and_consent_decides_the_words(summary):
+    """The consented call keeps the callee's words after DTMF 1; the opt-out calls keep labels only;
+    the store holds file names, never text."""
+    import sqlite3
+
+    from callbox.demo import DEMO_PASSPHRASE
+    from callbox.recordings import transcript
+    from callbox.recordings.keystore import KeyStore
+
+    data = summary["data"]
+    con = sqlite3.connect(data / "callbox.sqlite3")
+    rows = dict(con.execute("select a.phone, c.transcript_file from call c join attempt a on a.id = c.attempt_id"))
+    con.close()
+    with KeyStore.for_data_dir(data).unlock(DEMO_PASSPHRASE) as keys:
+        sealed = {phone: transcript.read(data / "recordings" / name, keys).turns for phone, name in rows.items()}
+    consented = sealed["+8613800138001"]
+    assert consented == summary["rows"]["+8613800138001"]["transcript"]
+    callee = [t for t in consented if t["who"] == "callee"]
+    assert callee[0]["text"] == "[consent_yes]" and any(t["words"] for t in callee[1:])
+    for phone in ("+8613900138002", "+8613500138005"):
+        assert all(not t["words"] for t in sealed[phone] if t["who"] == "callee")
+        assert any(t["text"] == "[opt_out]" for t in sealed[phone])
+    db = (data / "callbox.sqlite3").read_bytes()
+    for turn in consented:
+        if len(turn["text"]) >= 6 and not turn["text"].startswith("["):
+            assert turn["text"].encode() not in db, turn
