@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from gsm_support import FAST, RecordingHandler
+from gsm_support import FAST, RecordingHandler, running
 
 from callbox.clock import SystemClock
 from callbox.compliance.permit import PermitAuthority
-from callbox.lines.base import LineState
 from callbox.lines.gsm import GsmLine
 from callbox.lines.modem_emulator import ModemEmulator
 
@@ -31,7 +30,5 @@ def handler() -> RecordingHandler:
 @pytest.fixture
 def line(emulator, authority, handler):
     gsm = GsmLine("gsm1", authority, emulator.at_port, audio_port=emulator.audio_port, handler=handler, timing=FAST)
-    gsm.start()
-    assert gsm.wait_for_state(LineState.READY, 5), f"line did not become ready: {gsm.fault_detail}"
-    yield gsm
-    gsm.stop()
+    with running(gsm):
+        yield gsm

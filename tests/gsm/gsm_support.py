@@ -5,13 +5,14 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware"
 if str(FIRMWARE) not in sys.path:  # the package may not be pip-installed in a fresh checkout
     sys.path.insert(0, str(FIRMWARE))
 
-from callbox.lines.base import CallEnd  # noqa: E402
+from callbox.lines.base import CallEnd, LineState  # noqa: E402
 from callbox.lines.gsm import GsmTiming  # noqa: E402
 
 FAST = GsmTiming(
@@ -84,3 +85,15 @@ def wait_until(predicate, timeout: float = 3.0, interval: float = 0.02) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+@contextmanager
+def running(gsm, state: LineState | None = LineState.READY, timeout: float = 5.0):
+    """Start ``gsm``, wait until it is in ``state`` (None: do not wait), and stop it on the way out."""
+    gsm.start()
+    try:
+        if state is not None:
+            assert gsm.wait_for_state(state, timeout), f"line is not {state.value}: {gsm.fault_detail}"
+        yield gsm
+    finally:
+        gsm.stop()

@@ -20,7 +20,9 @@ from callbox.lines.at import (
     ucs2_decode,
     ucs2_encode,
 )
-from callbox.lines.gsm import PROFILES, CallConnected, DtmfKey, IncomingRing, SimRemoved, interpret_urc, is_opt_out_text
+from callbox.lines.gsm_profiles import PROFILES
+from callbox.lines.gsm_sms import cmgl_indexes, is_opt_out_text, parse_cmgr
+from callbox.lines.gsm_urc import CallConnected, DtmfKey, IncomingRing, SimRemoved, interpret_urc
 
 
 def feed_all(parser: AtParser, chunks) -> list:
@@ -231,3 +233,18 @@ def test_cmgl_bodies_stay_in_the_reply():
     events = p.feed(b'\r\n+CMGL: 1,"REC UNREAD","10086","",\r\nRING\r\n+CMGL: 2,"REC READ","10010","",\r\nNO\r\n\r\nOK\r\n')
     (response,) = events
     assert response.lines[1] == "RING" and response.lines[3] == "NO"
+    assert cmgl_indexes(response.lines) == [1, 2]
+
+
+def test_cmgr_reply_gives_sender_and_text():
+    lines = ('+CMGR: "REC UNREAD","' + ucs2_encode("+8613800138001") + '","","26/03/02,10:00:00+32"',
+             ucs2_encode("退订"), ucs2_encode("谢谢"))
+    assert parse_cmgr(lines) == ("+8613800138001", "退订\n谢谢")
+    assert parse_cmgr(("+CMS ERROR: 321",)) is None
+
+
+def test_names_from_before_the_split_still_import_from_gsm():
+    from callbox.lines import gsm
+
+    assert gsm.interpret_urc is interpret_urc and gsm.is_opt_out_text is is_opt_out_text and gsm.PROFILES is PROFILES
+    assert all(hasattr(gsm, name) for name in gsm.__all__)

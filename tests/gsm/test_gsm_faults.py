@@ -8,7 +8,7 @@ from callbox.lines.base import CallEnd, LineState
 from callbox.lines.gsm import GsmLine
 from callbox.lines.modem_emulator import Callee
 
-from gsm_support import FAST, RecordingListener, wait_until
+from gsm_support import FAST, RecordingListener, running, wait_until
 
 NUMBER = "13800138000"
 
@@ -83,22 +83,14 @@ def test_sim_removal_faults_ends_call_and_recovers_when_reinserted(line, emulato
 def test_no_sim_at_boot_names_the_fix(emulator, authority):
     emulator.remove_sim()
     gsm = GsmLine("gsm1", authority, emulator.at_port, audio_port=emulator.audio_port, timing=FAST)
-    gsm.start()
-    try:
-        assert gsm.wait_for_state(LineState.FAULT, 5)
+    with running(gsm, LineState.FAULT):
         assert "insert the SIM" in gsm.fault_detail
-    finally:
-        gsm.stop()
 
 
 def test_missing_port_at_boot_names_the_fix(authority, tmp_path):
     gsm = GsmLine("gsm1", authority, str(tmp_path / "nope"), timing=FAST)
-    gsm.start()
-    try:
-        assert gsm.wait_for_state(LineState.FAULT, 3)
+    with running(gsm, LineState.FAULT, 3):
         assert "not there" in gsm.fault_detail and "udev" in gsm.fault_detail
-    finally:
-        gsm.stop()
     assert gsm.state == LineState.DISABLED
 
 

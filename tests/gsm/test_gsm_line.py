@@ -13,7 +13,7 @@ from callbox.lines.base import FRAME_BYTES, CallEnd, LineState
 from callbox.lines.gsm import OPT_OUT_REPLY, GsmLine
 from callbox.lines.modem_emulator import Callee, ModemEmulator
 
-from gsm_support import FAST, RecordingHandler, RecordingListener, wait_until
+from gsm_support import FAST, RecordingHandler, RecordingListener, running, wait_until
 
 NUMBER = "13800138000"
 
@@ -37,14 +37,10 @@ def test_network_time_from_cclk(authority):
     clock = FixedClock(datetime(2026, 3, 2, 2, 0, 0, tzinfo=timezone.utc))
     with ModemEmulator(clock=clock, tz_quarters=32) as emu:
         gsm = GsmLine("gsm1", authority, emu.at_port, audio_port=emu.audio_port, timing=FAST)
-        gsm.start()
-        try:
-            assert gsm.wait_for_state(LineState.READY, 5)
+        with running(gsm):
             assert gsm.network_time() == datetime(2026, 3, 2, 2, 0, 0, tzinfo=timezone.utc)
             clock.set(datetime(2000, 1, 1, tzinfo=timezone.utc))  # modem clock never set by NITZ
             assert gsm.network_time() is None
-        finally:
-            gsm.stop()
 
 
 def test_dial_with_permit_reaches_modem_and_reports_answer_and_end(line, emulator, authority):
@@ -141,16 +137,12 @@ def test_ring_timeout_hangs_up_with_no_answer(emulator, authority):
     emulator.add_callee(NUMBER, Callee(answer_after=None, no_answer_after=30))
     timing = FAST.__class__(**{**FAST.__dict__, "dial_timeout_s": 0.5})
     gsm = GsmLine("gsm1", authority, emulator.at_port, audio_port=emulator.audio_port, timing=timing)
-    gsm.start()
-    try:
-        assert gsm.wait_for_state(LineState.READY, 5)
+    with running(gsm):
         listener = RecordingListener()
         gsm.dial(permit(authority), listener)
         assert listener.ended.wait(3)
         assert listener.ends[0][0] == CallEnd.NO_ANSWER
         assert "AT+CHUP" in emulator.command_log()
-    finally:
-        gsm.stop()
 
 
 def test_inbound_call_is_answered_with_caller_number(line, emulator, handler):
@@ -191,33 +183,22 @@ def test_sms_stored_while_box_was_off_is_processed_at_init(emulator, authority):
     emulator.receive_sms("+8613700000000", "退订")
     handler = RecordingHandler()
     gsm = GsmLine("gsm1", authority, emulator.at_port, audio_port=emulator.audio_port, handler=handler, timing=FAST)
-    gsm.start()
-    try:
+    with running(gsm, None):
         assert handler.opted_out.wait(5)
         assert handler.opt_outs == ["+8613700000000"]
-    finally:
-        gsm.stop()
 
 
 def test_sim_pin_is_entered_once(authority):
     with ModemEmulator(sim_pin="1234") as emu:
         gsm = GsmLine("gsm1", authority, emu.at_port, audio_port=emu.audio_port, sim_pin="1234", timing=FAST)
-        gsm.start()
-        try:
-            assert gsm.wait_for_state(LineState.READY, 5)
+        with running(gsm):
             assert emu.count('AT+CPIN="1234"') == 1
-        finally:
-            gsm.stop()
     with ModemEmulator(sim_pin="1234") as emu:
         gsm = GsmLine("gsm1", authority, emu.at_port, audio_port=emu.audio_port, sim_pin="9999", timing=FAST)
-        gsm.start()
-        try:
-            assert gsm.wait_for_state(LineState.FAULT, 5)
+        with running(gsm, LineState.FAULT):
             assert "PIN" in gsm.fault_detail
             wait_until(lambda: emu.count("AT+CPIN?") >= 3, timeout=2)
             assert emu.count("AT+CPIN=") == 1, "a wrong PIN must not be retried (PUK lock)"
-        finally:
-            gsm.stop()
 
 
 def test_ec25_registers_and_detects_dtmf_in_ascii_code_form(authority):
@@ -233,9 +214,7 @@ def test_ec25_registers_and_detects_dtmf_in_ascii_code_form(authority):
     with ModemEmulator(variant="ec25") as emu:
         emu.add_callee(NUMBER, Callee(answer_after=0.1, dtmf=[(0.1, "5#")], hangup_after=0.4))
         gsm = GsmLine("gsm1", authority, emu.at_port, model="ec25", audio=NullAudio(), timing=FAST)
-        gsm.start()
-        try:
-            assert gsm.wait_for_state(LineState.READY, 5)
+        with running(gsm):
             assert "AT^DSCI=1" in emu.command_log() and "AT+QTONEDET=1" in emu.command_log()
             listener = RecordingListener()
             gsm.dial(permit(authority), listener)
@@ -243,23 +222,17 @@ def test_ec25_registers_and_detects_dtmf_in_ascii_code_form(authority):
             assert wait_until(lambda: listener.dtmf == ["5", "#"])
             assert listener.ended.wait(3)
             assert [e[0] for e in listener.ends] == [CallEnd.COMPLETED]
-        finally:
-            gsm.stop()
 
 
 def test_ec25_without_audio_class_refuses_to_dial(authority):
     with ModemEmulator(variant="ec25") as emu:
         gsm = GsmLine("gsm1", authority, emu.at_port, model="ec25", timing=FAST)
-        gsm.start()
-        try:
-            assert gsm.wait_for_state(LineState.READY, 5)
+        with running(gsm):
             listener = RecordingListener()
             gsm.dial(permit(authority), listener)
             assert listener.ended.wait(3)
             assert listener.ends[0][0] == CallEnd.FAILED and "audio" in listener.ends[0][1]
             assert emu.count("ATD") == 0
-        finally:
-            gsm.stop()
 
 
 def test_from_config_reads_a_lines_toml_table(emulator, authority, handler):

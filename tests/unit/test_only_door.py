@@ -67,19 +67,56 @@ def test_sip_makecall_lives_inside_place_call():
     assert any(isinstance(n, ast.FunctionDef) and n.name == "_make" for n in ast.walk(place))
 
 
-def test_gsm_atd_is_sent_only_from_place_call():
+# Where a string starting an AT dial command ("ATD...", any case) may stand anywhere in the firmware:
+# the one place that sends it, and the AT parser that recognises a dial in flight (to wait for its
+# call-progress codes). Anywhere else (another gsm_* module, a helper, a script runner) fails.
+ATD_ALLOWED = {("lines/gsm.py", "GsmLine._dial"), ("lines/at.py", "AtParser.begin")}
+
+
+def _with_owner(tree: ast.AST):
+    """(qualified name of the innermost enclosing def/class, or "" at module level, node) for every node."""
+
+    def walk(node: ast.AST, owner: str):
+        for child in ast.iter_child_nodes(node):
+            yield owner, child
+            named = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            yield from walk(child, (f"{owner}.{child.name}" if owner else child.name) if named else owner)
+
+    yield from walk(tree, "")
+
+
+def test_gsm_atd_is_sent_only_from_the_dial_path():
+    found, offenders = set(), []
+    for rel, tree in _sources():
+        for owner, node in _with_owner(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lstrip().upper().startswith("ATD"):
+                found.add((rel, owner))
+                if (rel, owner) not in ATD_ALLOWED:
+                    offenders.append(f"{rel}:{node.lineno} in {owner or 'module level'}")
+    assert offenders == []
+    if not (FIRMWARE / "lines" / "gsm.py").exists():
+        pytest.skip("GSM line not present")
+    assert ("lines/gsm.py", "GsmLine._dial") in found  # the dial command is where this test looks for it
+
+
+def test_gsm_dial_is_reached_only_through_place_call():
+    """GsmLine._place_call (called only by Line.dial after redeem) queues the dial; only _handle runs it."""
     gsm = FIRMWARE / "lines" / "gsm.py"
     if not gsm.exists():
         pytest.skip("GSM line not present")
-    tree = ast.parse(gsm.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("ATD"):
-            owner = [
-                f.name
-                for f in ast.walk(tree)
-                if isinstance(f, ast.FunctionDef) and f.lineno <= node.lineno <= (f.end_lineno or 0)
-            ]
-            assert owner and ("_place_call" in owner or "_dial" in owner[-1]), f"ATD at line {node.lineno} in {owner}"
+    queued, dialers = [], []
+    for owner, node in _with_owner(ast.parse(gsm.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        first = node.args[0] if node.args else None
+        tag = first.elts[0] if isinstance(first, ast.Tuple) and first.elts else None
+        if name == "put" and isinstance(tag, ast.Constant) and tag.value == "dial":
+            queued.append(owner)
+        if name == "_dial":
+            dialers.append(owner)
+    assert queued == ["GsmLine._place_call"]
+    assert dialers == ["GsmLine._handle"]
 
 
 def test_permits_are_issued_only_by_the_gate():

@@ -1,21 +1,24 @@
 """A GSM/LTE voice line on a SIM7600- or EC25-class modem, driven over AT commands (pyserial).
 
-How the pieces fit:
+How the pieces fit (one job per module):
 
 * :mod:`callbox.lines.at` parses the modem's bytes and runs one command at a time.
-* :func:`interpret_urc` (pure) turns URC text into :class:`ModemEvent` values for one modem model
-  (:class:`ModemProfile`: the DTMF URC name and the SIM-removal URCs differ between families).
-* :class:`GsmLine` owns one worker thread. Everything that talks to the modem — URC handling, dialing,
-  hang-up, DTMF, SMS, health checks, fault recovery — runs on that thread, in arrival order, so call
-  state needs no locks and every call ends exactly once.
-* :class:`CallAudio` moves call audio. :class:`Sim7600PcmAudio` is the SIM7600 way (raw 8 kHz PCM on a
-  second USB serial port after ``AT+CPCMREG=1``). A Quectel EC25 exposes call audio as a USB Audio
-  Class (UAC) sound card after ``AT+QPCMV=1,2`` instead; supporting it means one more ``CallAudio``
-  subclass that reads/writes that ALSA device — nothing else in this module changes.
+* :mod:`callbox.lines.gsm_profiles`: what differs between modem families (:class:`ModemProfile`).
+* :mod:`callbox.lines.gsm_urc` (pure): :func:`interpret_urc` turns URC text into :class:`ModemEvent`
+  values for one modem family.
+* :mod:`callbox.lines.gsm_setup`: :class:`ModemSetup` brings a modem up (SIM, PIN, SMS mode,
+  registration) and reads its radio status; :class:`LineFault` names what a technician must fix.
+* :mod:`callbox.lines.gsm_sms` (pure): opt-out texts and reading ``AT+CMGR``/``AT+CMGL`` replies.
+* :mod:`callbox.lines.gsm_audio`: :class:`CallAudio` moves call audio; :class:`Sim7600PcmAudio` is the
+  SIM7600 way (PCM on a second serial port).
+* This module: :class:`GsmLine`, the line's state machine. It owns one worker thread. Everything that
+  talks to the modem — URC handling, dialing, hang-up, DTMF, SMS, health checks, fault recovery —
+  runs on that thread, in arrival order, so call state needs no locks and every call ends exactly once.
 
 Caller ID is whatever the SIM and network present: the line never sends ``AT+CLIR``, never prefixes
 ``#31#``/``*31#`` and dials only plain digits, so nothing can alter or hide the calling number.
-A call is dialled at most once per permit: ``ATD`` is never retried.
+A call is dialled at most once per permit, only from :meth:`GsmLine._dial` (reached through
+``Line.dial`` after the permit is redeemed): ``ATD`` is never retried.
 """
 
 from __future__ import annotations
@@ -25,9 +28,7 @@ import queue
 import re
 import threading
 import time
-import unicodedata
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Mapping, Protocol
 
@@ -35,318 +36,49 @@ import serial
 
 from callbox.clock import Clock
 from callbox.compliance.permit import PermitAuthority
-from callbox.lines.at import (
-    AtChannel,
-    AtError,
-    AtTimeout,
-    PortGone,
-    Response,
-    Urc,
-    csq_to_dbm,
-    parse_cclk,
-    split_fields,
-    ucs2_decode,
-    ucs2_encode,
+from callbox.lines.at import AtChannel, AtError, AtTimeout, PortGone, Response, Urc, parse_cclk, ucs2_encode
+from callbox.lines.base import CallControl, CallEnd, CallListener, Line, LineState, PlaybackBuffer
+from callbox.lines.gsm_audio import CallAudio, Sim7600PcmAudio
+from callbox.lines.gsm_profiles import PROFILES, ModemProfile
+from callbox.lines.gsm_setup import LineFault, ModemSetup, ModemStatus, registration_stat
+from callbox.lines.gsm_sms import OPT_OUT_REPLY, OPT_OUT_SUBSTRINGS, OPT_OUT_WORDS, is_opt_out_text, parse_cmgr
+from callbox.lines.gsm_urc import (
+    DTMF_KEYS,
+    CallAlerting,
+    CallConnected,
+    CallReleased,
+    DtmfKey,
+    Ignored,
+    IncomingRing,
+    ModemEvent,
+    Registration,
+    SimRemoved,
+    SmsArrived,
+    interpret_urc,
 )
-from callbox.lines.base import FRAME_BYTES, FRAME_MS, CallControl, CallEnd, CallListener, Line, LineState, PlaybackBuffer
+
+# The GSM line's public names, including those defined in the gsm_* modules: re-exported so that
+# ``from callbox.lines.gsm import X`` works for every name this module had before it was split.
+__all__ = [
+    "DIALABLE", "DTMF_KEYS", "OPT_OUT_REPLY", "OPT_OUT_SUBSTRINGS", "OPT_OUT_WORDS", "PROFILES", "RING_EPISODE_S",
+    "CallAlerting", "CallAudio", "CallConnected", "CallReleased", "DtmfKey", "GsmHandler", "GsmLine", "GsmTiming",
+    "Ignored", "IncomingRing", "LineFault", "ModemEvent", "ModemProfile", "ModemStatus", "Registration",
+    "SimRemoved", "Sim7600PcmAudio", "SmsArrived", "interpret_urc", "is_opt_out_text", "mask_number",
+    "registration_stat",
+]
 
 log = logging.getLogger(__name__)
 
 #: Plain digits with an optional leading +. Excludes ``*``/``#`` (supplementary services such as
 #: ``#31#`` caller-ID suppression), ``I``/``i`` (CLIR dial modifiers), ``>`` (phonebook) and ``;``.
 DIALABLE = re.compile(r"\+?[0-9]{3,20}")
-DTMF_KEYS = set("0123456789*#ABCD")
-
-#: Texts that opt the sender out, matched after Unicode NFKC folding (full-width ＴＤ counts).
-OPT_OUT_WORDS = ("TD", "STOP")
-OPT_OUT_SUBSTRINGS = ("退订",)
 #: RING repeats every few seconds; this long without one (and no call) means the caller gave up.
 RING_EPISODE_S = 10.0
-OPT_OUT_REPLY = "已退订，不会再联系您。Unsubscribed: we will not contact you again."
-
-
-# -- model profiles -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModemProfile:
-    """What differs between supported modem families (see hardware/modems.md)."""
-
-    name: str
-    dtmf_urc: str  # URC prefix for a key the far end pressed
-    dtmf_ascii_code: bool  # EC25 reports the key's ASCII code ("+QTONEDET: 49" = "1")
-    setup_commands: tuple[str, ...]  # best effort after the common init; ERROR is logged, not fatal
-    sim_removal_urcs: tuple[str, ...]
-    has_pcm_port: bool
-
-
-PROFILES: dict[str, ModemProfile] = {
-    "sim7600": ModemProfile(
-        name="sim7600",
-        dtmf_urc="+RXDTMF:",
-        dtmf_ascii_code=False,
-        # call-status URCs; DTMF detection on; PCM at 8 kHz
-        setup_commands=("AT+CLCC=1", "AT+DDET=1", "AT+CPCMFRM=0"),
-        sim_removal_urcs=("+SIMCARD: REMOVAL", "+CPIN: NOT INSERTED"),
-        has_pcm_port=True,
-    ),
-    "ec25": ModemProfile(
-        name="ec25",
-        dtmf_urc="+QTONEDET:",
-        dtmf_ascii_code=True,
-        setup_commands=("AT^DSCI=1", "AT+QTONEDET=1"),  # call status URCs; DTMF detection
-        sim_removal_urcs=("+CPIN: NOT INSERTED", "+QSIMSTAT: 1,0"),
-        has_pcm_port=False,
-    ),
-}
-
-
-# -- URC interpretation (pure) -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CallConnected:
-    pass
-
-
-@dataclass(frozen=True)
-class CallAlerting:
-    pass
-
-
-@dataclass(frozen=True)
-class CallReleased:
-    code: str  # "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE", "VOICE CALL: END", "released"
-
-
-@dataclass(frozen=True)
-class IncomingRing:
-    number: str | None = None  # None: a bare RING; "" : number withheld
-
-
-@dataclass(frozen=True)
-class DtmfKey:
-    key: str
-
-
-@dataclass(frozen=True)
-class SmsArrived:
-    index: int
-
-
-@dataclass(frozen=True)
-class SimRemoved:
-    text: str
-
-
-@dataclass(frozen=True)
-class Registration:
-    stat: int
-
-
-@dataclass(frozen=True)
-class Ignored:
-    text: str
-
-
-ModemEvent = (
-    CallConnected | CallAlerting | CallReleased | IncomingRing | DtmfKey | SmsArrived | SimRemoved | Registration | Ignored
-)
-
-
-def interpret_urc(text: str, profile: ModemProfile) -> ModemEvent:
-    """Map one URC line to what it means for the line, for the given modem model."""
-    if text.startswith(profile.dtmf_urc):
-        value = text[len(profile.dtmf_urc) :].strip().split(",")[0].strip()
-        if profile.dtmf_ascii_code and value.isdigit():
-            value = chr(int(value))
-        return DtmfKey(value) if len(value) == 1 and value in DTMF_KEYS else Ignored(text)
-    if any(text.startswith(p) for p in profile.sim_removal_urcs):
-        return SimRemoved(text)
-    if text == "VOICE CALL: BEGIN":
-        return CallConnected()
-    if text.startswith("VOICE CALL: END"):
-        return CallReleased("VOICE CALL: END")
-    if text in ("NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE"):
-        return CallReleased(text)
-    if text.startswith("MISSED_CALL:"):
-        return CallReleased("MISSED_CALL")
-    if text == "RING" or text.startswith("+CRING:"):
-        return IncomingRing(None)
-    if text.startswith("+CLIP:"):
-        fields = split_fields(text[6:])
-        return IncomingRing(ucs2_decode(fields[0]) if fields else "")
-    if text.startswith(("+CLCC:", "^DSCI:")):
-        fields = split_fields(text.split(":", 1)[1])
-        try:
-            direction, stat = int(fields[1]), int(fields[2])
-        except (IndexError, ValueError):
-            return Ignored(text)
-        if stat == 0:
-            return CallConnected()
-        if stat == 3 and direction == 0:
-            return CallAlerting()
-        if stat == 4:
-            return IncomingRing(ucs2_decode(fields[4]) if len(fields) > 4 else None)
-        if stat == 6:
-            return CallReleased("released")
-        return Ignored(text)
-    if text.startswith("+CMTI:"):
-        fields = split_fields(text[6:])
-        try:
-            return SmsArrived(int(fields[-1]))
-        except ValueError:
-            return Ignored(text)
-    if text.startswith(("+CREG:", "+CEREG:")):
-        fields = split_fields(text.split(":", 1)[1])
-        try:
-            return Registration(int(fields[0]))
-        except ValueError:
-            return Ignored(text)
-    return Ignored(text)
-
-
-def is_opt_out_text(text: str) -> bool:
-    """True if an SMS asks us to stop: contains 退订, or the word TD or STOP (any case, any width).
-
-    Latin keywords must stand alone ("STOP", "stop calling", "TD") so that "Ltd" or "stopwatch" do not
-    opt someone out by accident; a false positive would still only stop calls, never start them.
-    """
-    folded = unicodedata.normalize("NFKC", text)
-    if any(s in folded for s in OPT_OUT_SUBSTRINGS):
-        return True
-    upper = folded.upper()
-    return any(re.search(rf"(?<![A-Z]){w}(?![A-Z])", upper) for w in OPT_OUT_WORDS)
-
-
-def registration_stat(response: Response, prefix: str) -> int:
-    """``+CREG: 0,1`` (query form n,stat) → 1; 0 if the modem printed nothing useful."""
-    payload = response.first(prefix)
-    if payload is None:
-        return 0
-    fields = split_fields(payload)
-    try:
-        return int(fields[1] if len(fields) >= 2 else fields[0])
-    except ValueError:
-        return 0
 
 
 def mask_number(number: str) -> str:
     """Logs carry only the last four digits: technicians need to tell calls apart, not read contacts."""
     return "*" * max(0, len(number) - 4) + number[-4:]
-
-
-# -- audio --------------------------------------------------------------------------------------
-
-
-class CallAudio(ABC):
-    """Moves one call's audio between the modem and the dialog, as 320-byte 8 kHz frames.
-
-    ``enable_commands`` are sent on the AT port once the call is connected, right after :meth:`open`;
-    ``disable_commands`` after :meth:`close`. Implementations: :class:`Sim7600PcmAudio`. An EC25 class
-    would send ``AT+QPCMV=1,2`` and read/write the modem's UAC ALSA card in :meth:`open`.
-    """
-
-    enable_commands: tuple[str, ...] = ()
-    disable_commands: tuple[str, ...] = ()
-
-    @abstractmethod
-    def open(self, on_frame: Callable[[bytes], None], playback: PlaybackBuffer) -> None:
-        """Start feeding received frames to ``on_frame`` and sending ``playback`` every 20 ms."""
-
-    @abstractmethod
-    def close(self) -> None:
-        """Stop both directions; safe to call twice or after the port vanished."""
-
-
-class Sim7600PcmAudio(CallAudio):
-    """SIM7600 call audio: raw 16-bit 8 kHz mono PCM on the modem's audio serial port.
-
-    The modem streams 320-byte frames every 20 ms after ``AT+CPCMREG=1`` (``AT+CPCMFRM=0`` selects
-    8 kHz). We send one frame every 20 ms by our own monotonic clock, silence when the dialog has
-    nothing queued, so the far end never hears a stall.
-    """
-
-    enable_commands = ("AT+CPCMREG=1",)
-    disable_commands = ("AT+CPCMREG=0",)
-
-    def __init__(self, port: str, baudrate: int = 921600) -> None:
-        self.port = port
-        self.baudrate = baudrate
-        self._serial: Any = None
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def open(self, on_frame: Callable[[bytes], None], playback: PlaybackBuffer) -> None:
-        self.close()
-        try:
-            self._serial = serial.serial_for_url(self.port, baudrate=self.baudrate, timeout=0.05)
-            self._serial.reset_input_buffer()
-        except (serial.SerialException, OSError) as exc:
-            raise PortGone(
-                f"SIM7600 audio port {self.port} cannot be opened ({exc}); check /dev/callbox-modem-audio "
-                "exists (udev rule, USB interface 4) and that the modem is in USB mode 9001"
-            ) from exc
-        self._stop.clear()
-        self._threads = [
-            threading.Thread(target=self._rx, args=(on_frame,), name="sim7600-pcm-rx", daemon=True),
-            threading.Thread(target=self._tx, args=(playback,), name="sim7600-pcm-tx", daemon=True),
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            if thread is not threading.current_thread():
-                thread.join(timeout=1)
-        self._threads = []
-        if self._serial is not None:
-            try:
-                self._serial.close()
-            except Exception:
-                pass
-            self._serial = None
-
-    def _rx(self, on_frame: Callable[[bytes], None]) -> None:
-        pending = bytearray()
-        port = self._serial
-        while not self._stop.is_set():
-            try:
-                data = port.read(FRAME_BYTES)
-            except Exception as exc:
-                if not self._stop.is_set():
-                    log.warning("SIM7600 audio port read failed (%s); call audio stopped", exc)
-                return
-            pending.extend(data)
-            while len(pending) >= FRAME_BYTES:
-                frame = bytes(pending[:FRAME_BYTES])
-                del pending[:FRAME_BYTES]
-                try:
-                    on_frame(frame)
-                except Exception:
-                    log.exception("call listener failed on an audio frame")
-
-    def _tx(self, playback: PlaybackBuffer) -> None:
-        port = self._serial
-        period = FRAME_MS / 1000
-        next_at = time.monotonic()
-        while not self._stop.is_set():
-            delay = next_at - time.monotonic()
-            if delay > 0 and self._stop.wait(delay):
-                return
-            try:
-                port.write(playback.pop_frame())
-            except Exception as exc:
-                if not self._stop.is_set():
-                    log.warning("SIM7600 audio port write failed (%s); call audio stopped", exc)
-                return
-            next_at += period
-            if time.monotonic() - next_at > 5 * period:  # we were starved of CPU: resync, don't burst
-                next_at = time.monotonic()
-
-
-# -- the line -----------------------------------------------------------------------------------
 
 
 class GsmHandler(Protocol):
@@ -374,22 +106,6 @@ class GsmTiming:
     reset_settle_s: float = 8.0  # after AT+CFUN=1,1 before reopening the port
     register_timeout_s: float = 90.0
     sms_timeout_s: float = 30.0
-
-
-@dataclass(frozen=True)
-class ModemStatus:
-    """Last known radio state, for the panel and the logs."""
-
-    registered: bool = False
-    reg_stat: int = 0
-    csq: int = 99
-    rssi_dbm: int | None = None
-    operator: str = ""
-    model: str = ""
-
-
-class LineFault(Exception):
-    """A condition a technician must fix; the message says how."""
 
 
 class _GsmCall(CallControl):
@@ -458,8 +174,6 @@ class GsmLine(Line):
         self.baudrate = baudrate
         self.handler = handler
         self.timing = timing
-        self._sim_pin = sim_pin
-        self._pin_rejected = False
         if audio is None and self.profile.has_pcm_port and audio_port:
             audio = Sim7600PcmAudio(audio_port)
         self._audio = audio
@@ -477,6 +191,7 @@ class GsmLine(Line):
         self._next_health = 0.0
         self._next_status = 0.0
         self._stopping = threading.Event()
+        self._setup = ModemSetup(line_id, self.profile, timing, self._cmd, sim_pin, self._stopping)
         self._worker: threading.Thread | None = None
         self._state_changed = threading.Condition()
         self.stats = {"resets": 0, "port_lost": 0, "recoveries": 0, "calls_failed_by_fault": 0}
@@ -712,138 +427,11 @@ class GsmLine(Line):
         return chan.command(command, timeout or self.timing.command_timeout_s, payload)
 
     def _init_modem(self) -> None:
-        self._sync()
-        self._cmd("ATE0")
-        self._cmd("AT+CMEE=2")
-        self._check_sim()
-        for command in ("AT+CLIP=1", "AT+CMGF=1", 'AT+CSCS="IRA"'):
-            self._cmd(command)
-        stored_sms = self._stored_sms_indexes()
-        for command in ('AT+CSCS="UCS2"', "AT+CNMI=2,1,0,0,0"):
-            self._cmd(command)
-        for command in self.profile.setup_commands:
-            try:
-                self._cmd(command)
-            except AtError as exc:
-                log.warning("line %s: %s refused (%s); firmware may be older than expected",
-                            self.line_id, command, exc.response.final)
-        self._wait_registered()
-        self._refresh_status()
+        stored_sms = self._setup.configure()
+        self._setup.wait_registered()
+        self._status = self._setup.read_status()
         for index in stored_sms:  # SMS that arrived while we were off or faulted (opt-outs must not be lost)
             self._read_sms(index)
-
-    def _stored_sms_indexes(self) -> list[int]:
-        try:
-            response = self._cmd('AT+CMGL="ALL"', timeout=self.timing.sms_timeout_s)
-        except AtError as exc:
-            log.warning("line %s: could not list stored SMS (%s)", self.line_id, exc.response.final)
-            return []
-        indexes = []
-        for line in response.lines:
-            if line.startswith("+CMGL:"):
-                try:
-                    indexes.append(int(split_fields(line[6:])[0]))
-                except ValueError:
-                    pass
-        return indexes
-
-    def _sync(self) -> None:
-        """Send AT until the modem answers (it may still be printing boot noise)."""
-        deadline = time.monotonic() + max(3.0, self.timing.command_timeout_s)
-        while True:
-            try:
-                self._cmd("AT", timeout=1.0)
-                return
-            except AtError:
-                pass  # "ERROR" to a bare AT: half a command was in its buffer; try again
-            except AtTimeout:
-                if time.monotonic() >= deadline:
-                    raise
-
-    def _check_sim(self) -> None:
-        for _ in range(10):
-            try:
-                state = self._cmd("AT+CPIN?").first("+CPIN:") or ""
-            except AtError as exc:
-                final = exc.response.final
-                if "not inserted" in final.lower() or final.endswith(": 10"):
-                    raise LineFault(
-                        "no SIM card detected: power the box off, insert the SIM (contacts down, notch as "
-                        "printed on the modem board) and power on"
-                    ) from exc
-                if "busy" in final.lower() or "not ready" in final.lower():
-                    time.sleep(0.5)
-                    continue
-                raise LineFault(f"SIM check failed ({final}): reseat the SIM card") from exc
-            if state == "READY":
-                return
-            if state == "SIM PIN":
-                self._enter_pin()
-                continue
-            if state == "SIM PUK":
-                raise LineFault(
-                    "SIM is PUK-locked after wrong PIN attempts: unlock it in a phone with the PUK from "
-                    "the carrier, then set its PIN in the line config"
-                )
-            raise LineFault(f"SIM not usable (+CPIN: {state}); try the SIM in a phone")
-        raise LineFault("SIM stayed busy for 5 s after power-up; reseat the SIM card")
-
-    def _enter_pin(self) -> None:
-        if not self._sim_pin:
-            raise LineFault("SIM asks for a PIN: set sim_pin for this line, or remove the PIN lock in a phone")
-        if self._pin_rejected:
-            raise LineFault("SIM rejected the configured PIN earlier; fix sim_pin (not retried, to avoid PUK lock)")
-        try:
-            self._cmd(f'AT+CPIN="{self._sim_pin}"')
-        except AtError as exc:
-            self._pin_rejected = True
-            raise LineFault(
-                "SIM rejected the configured PIN; fix sim_pin and restart. Not retried: three wrong PINs "
-                "lock the SIM (PUK)"
-            ) from exc
-        time.sleep(0.2)
-
-    def _wait_registered(self) -> None:
-        deadline = time.monotonic() + self.timing.register_timeout_s
-        while True:
-            creg = registration_stat(self._cmd("AT+CREG?"), "+CREG:")
-            try:
-                cereg = registration_stat(self._cmd("AT+CEREG?"), "+CEREG:")
-            except AtError:
-                cereg = 0  # 2G/3G-only firmware
-            stats = {creg, cereg}
-            if stats & {1, 5}:
-                return
-            if 3 in stats:
-                raise LineFault("the network denied registration: the SIM may be inactive, out of credit or barred; "
-                                "call the carrier")
-            if time.monotonic() >= deadline or self._stopping.is_set():
-                raise LineFault(
-                    f"not registered on a network after {self.timing.register_timeout_s:.0f} s (CREG {creg}, "
-                    f"CEREG {cereg}): check the antenna is on the MAIN connector and the SIM works in a phone"
-                )
-            time.sleep(min(1.0, max(0.05, self.timing.retry_interval_s / 4)))
-
-    def _refresh_status(self) -> None:
-        csq_payload = self._cmd("AT+CSQ").first("+CSQ:") or "99,99"
-        try:
-            csq = int(split_fields(csq_payload)[0])
-        except ValueError:
-            csq = 99
-        cops = split_fields(self._cmd("AT+COPS?").first("+COPS:") or "")
-        operator = ucs2_decode(cops[2]) if len(cops) > 2 else ""
-        creg = registration_stat(self._cmd("AT+CREG?"), "+CREG:")
-        try:
-            cereg = registration_stat(self._cmd("AT+CEREG?"), "+CEREG:")
-        except AtError:
-            cereg = 0
-        stat = creg if creg in (1, 5) else cereg
-        self._status = ModemStatus(
-            registered=stat in (1, 5), reg_stat=stat, csq=csq, rssi_dbm=csq_to_dbm(csq),
-            operator=operator, model=self.profile.name,
-        )
-        if csq == 99 or csq < 5:
-            log.warning("line %s: weak or no signal (CSQ %s); move the antenna or the box", self.line_id, csq)
 
     def _periodic(self) -> None:
         now = time.monotonic()
@@ -864,7 +452,7 @@ class GsmLine(Line):
             self._cmd("AT")  # AtTimeout here means the modem hung → reset
         if now >= self._next_status and self._call is None:
             self._next_status = now + self.timing.status_interval_s
-            self._refresh_status()
+            self._status = self._setup.read_status()
             if not self._status.registered:
                 raise LineFault("lost network registration: check the antenna and the carrier's coverage")
 
@@ -1112,13 +700,11 @@ class GsmLine(Line):
     # -- SMS ----------------------------------------------------------------------------------------
     def _read_sms(self, index: int) -> None:
         response = self._cmd(f"AT+CMGR={index}", timeout=self.timing.sms_timeout_s)
-        header_at = next((i for i, line in enumerate(response.lines) if line.startswith("+CMGR:")), None)
-        if header_at is None:
+        sms = parse_cmgr(response.lines)
+        if sms is None:
             log.warning("line %s: SMS %s unreadable: %r", self.line_id, index, response.lines)
             return
-        fields = split_fields(response.lines[header_at][6:])
-        number = ucs2_decode(fields[1]) if len(fields) > 1 else ""
-        text = "\n".join(ucs2_decode(line) for line in response.lines[header_at + 1 :])
+        number, text = sms
         if is_opt_out_text(text):
             log.info("line %s: opt-out SMS from %s", self.line_id, mask_number(number))
             opt_out = getattr(self.handler, "on_sms_opt_out", None)

@@ -34,11 +34,11 @@ from typing import Callable
 
 from callbox.clock import Clock, SystemClock
 from callbox.lines.at import format_cclk, split_fields, ucs2_decode, ucs2_encode
+from callbox.lines.base import FRAME_BYTES, FRAME_MS
 
 log = logging.getLogger(__name__)
 
-FRAME_BYTES = 320
-FRAME_S = 0.020
+FRAME_S = FRAME_MS / 1000
 
 
 @dataclass(frozen=True)
