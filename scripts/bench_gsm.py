@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-import statistics
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "firmware"))
@@ -43,6 +43,27 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def spread(values: list[float], digits: int = 0) -> str:
+    """``p50 … ms  p95 … ms`` of millisecond values."""
+    return f"p50 {pct(values, 50):.{digits}f} ms  p95 {pct(values, 95):.{digits}f} ms"
+
+
+@contextmanager
+def ready_line(default_callee: Callee | None = None):
+    """(line, emulator, authority): a GSM line on a fresh emulator, READY; both are stopped afterwards."""
+    authority = PermitAuthority(SystemClock())
+    with ModemEmulator(boot_s=0.2) as emu:
+        if default_callee is not None:
+            emu.default_callee = default_callee
+        line = GsmLine("gsm1", authority, emu.at_port, audio_port=emu.audio_port, timing=TIMING)
+        line.start()
+        try:
+            assert line.wait_for_state(LineState.READY, 5), line.fault_detail
+            yield line, emu, authority
+        finally:
+            line.stop()
+
+
 def bench_round_trip(n: int) -> None:
     with ModemEmulator() as emu:
         port = serial.serial_for_url(emu.at_port, timeout=0.1)
@@ -54,7 +75,7 @@ def bench_round_trip(n: int) -> None:
                 t0 = time.perf_counter()
                 chan.command(command)
                 times.append((time.perf_counter() - t0) * 1000)
-            print(f"round trip {command:7s} n={n}: p50 {pct(times, 50):.2f} ms  p95 {pct(times, 95):.2f} ms")
+            print(f"round trip {command:7s} n={n}: {spread(times, 2)}")
         chan.close()
 
 
@@ -106,13 +127,9 @@ def state_waiter(line: GsmLine):
 
 
 def bench_unplug(rounds: int) -> None:
-    authority = PermitAuthority(SystemClock())
     detect, recover = [], []
-    with ModemEmulator(boot_s=0.2) as emu:
-        line = GsmLine("gsm1", authority, emu.at_port, audio_port=emu.audio_port, timing=TIMING)
+    with ready_line() as (line, emu, _):
         wait = state_waiter(line)
-        line.start()
-        assert line.wait_for_state(LineState.READY, 5), line.fault_detail
         for _ in range(rounds):
             t0 = time.perf_counter()
             emu.unplug()
@@ -125,20 +142,15 @@ def bench_unplug(rounds: int) -> None:
                 detect.append(d * 1000)
             if r is not None:
                 recover.append(r * 1000)
-        line.stop()
-    print(f"unplug → FAULT  n={len(detect)}/{rounds}: p50 {pct(detect, 50):.1f} ms  p95 {pct(detect, 95):.1f} ms")
-    print(f"replug → READY  n={len(recover)}/{rounds}: p50 {pct(recover, 50):.0f} ms  p95 {pct(recover, 95):.0f} ms"
+    print(f"unplug → FAULT  n={len(detect)}/{rounds}: {spread(detect, 1)}")
+    print(f"replug → READY  n={len(recover)}/{rounds}: {spread(recover)}"
           f"  (retry interval {TIMING.retry_interval_s} s + re-init)")
 
 
 def bench_hang(rounds: int) -> None:
-    authority = PermitAuthority(SystemClock())
     detect, recover = [], []
-    with ModemEmulator(boot_s=0.2) as emu:
-        line = GsmLine("gsm1", authority, emu.at_port, audio_port=emu.audio_port, timing=TIMING)
+    with ready_line() as (line, emu, _):
         wait = state_waiter(line)
-        line.start()
-        assert line.wait_for_state(LineState.READY, 5), line.fault_detail
         for _ in range(rounds):
             t0 = time.perf_counter()
             emu.hang()
@@ -147,23 +159,16 @@ def bench_hang(rounds: int) -> None:
             if d is not None and r is not None:
                 detect.append(d * 1000)
                 recover.append(r * 1000)
-        line.stop()
-    print(f"hang → FAULT+reset n={len(detect)}/{rounds}: p50 {pct(detect, 50):.0f} ms  p95 {pct(detect, 95):.0f} ms"
+    print(f"hang → FAULT+reset n={len(detect)}/{rounds}: {spread(detect)}"
           f"  (health ping every {TIMING.health_interval_s} s, timeout {TIMING.command_timeout_s} s)")
-    print(f"hang → READY       n={len(recover)}/{rounds}: p50 {pct(recover, 50):.0f} ms  "
-          f"p95 {pct(recover, 95):.0f} ms")
+    print(f"hang → READY       n={len(recover)}/{rounds}: {spread(recover)}")
 
 
 def bench_fault_loop(calls: int, seed: int) -> None:
     rng = random.Random(seed)
-    authority = PermitAuthority(SystemClock())
     outcome = {"completed": 0, "rescheduled": 0, "lost": 0, "double_reported": 0, "other": 0}
     faults = {"none": 0, "unplug": 0, "hang": 0, "sim": 0}
-    with ModemEmulator(boot_s=0.2) as emu:
-        emu.default_callee = Callee(answer_after=0.1, hangup_after=0.6)
-        line = GsmLine("gsm1", authority, emu.at_port, audio_port=emu.audio_port, timing=TIMING)
-        line.start()
-        assert line.wait_for_state(LineState.READY, 5), line.fault_detail
+    with ready_line(Callee(answer_after=0.1, hangup_after=0.6)) as (line, emu, authority):
         for attempt in range(calls):
             if not line.wait_for_state(LineState.READY, 10):
                 print("line did not recover:", line.fault_detail)
@@ -200,7 +205,6 @@ def bench_fault_loop(calls: int, seed: int) -> None:
                 outcome["other"] += 1
         line.wait_for_state(LineState.READY, 10)
         stats = dict(line.stats)
-        line.stop()
     print(f"fault loop: {calls} calls, faults injected {faults}")
     print(f"  completed {outcome['completed']}, interrupted and reported FAILED once (daemon reschedules) "
           f"{outcome['rescheduled']}, lost {outcome['lost']}, reported twice {outcome['double_reported']}, "
