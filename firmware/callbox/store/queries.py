@@ -132,15 +132,15 @@ def erase_numbers(store: Store, phones: list[str], actor: str, why: str, keep_dn
 
     Contacts and their consents are deleted; do-not-call entries and withdrawals keep their hash and
     lose the number; attempts and decisions are pseudonymised to the hash (caps and statistics stay
-    correct, nobody can read the number back); the sealed transcripts of their calls are
-    crypto-shredded (wrapped key overwritten, file unlinked, one audit entry each) unless a legal hold
-    covers the call, in which case they stay and are counted as held; campaign membership
+    correct, nobody can read the number back); the encrypted recordings and sealed transcripts of
+    their calls are crypto-shredded (wrapped key overwritten, file unlinked, one audit entry each)
+    unless a legal hold covers the call, in which case they stay and are counted as held; campaign membership
     (with its variables) is deleted. With ``keep_dnc_hash`` the numbers are also put on the
     do-not-call list as hashes, so an erased person is never called again by a re-import mistake.
     The audit log is append-only and is not rewritten (see docs/compliance.md).
     """
     counts = {"contacts": 0, "consents": 0, "members": 0, "attempts": 0, "decisions": 0, "dnc_hashed": 0,
-              "transcripts_shredded": 0, "transcripts_held": 0}
+              "transcripts_shredded": 0, "transcripts_held": 0, "recordings_shredded": 0, "recordings_held": 0}
     now = store.clock.now()
     with store.db.atomic():
         for phone in phones:
@@ -155,9 +155,9 @@ def erase_numbers(store: Store, phones: list[str], actor: str, why: str, keep_dn
             attempt_ids = [a.id for a in m.Attempt.select(m.Attempt.id).where(m.Attempt.phone == phone)]
             counts["attempts"] += m.Attempt.update(phone=pseudonym).where(m.Attempt.phone == phone).execute()
             if attempt_ids:
-                shredded, held = _shred_transcripts(store, attempt_ids, actor, why)
-                counts["transcripts_shredded"] += shredded
-                counts["transcripts_held"] += held
+                for kind, (shredded, held) in _shred_call_files(store, attempt_ids, actor, why).items():
+                    counts[f"{kind}s_shredded"] += shredded
+                    counts[f"{kind}s_held"] += held
             counts["decisions"] += m.Decision.update(phone=pseudonym).where(m.Decision.phone == phone).execute()
             ConsentWithdrawal.update(phone=None).where(ConsentWithdrawal.phone == phone).execute()
             if keep_dnc_hash and not is_dnc(phone):
@@ -167,34 +167,38 @@ def erase_numbers(store: Store, phones: list[str], actor: str, why: str, keep_dn
     return counts
 
 
-def _shred_transcripts(store: Store, attempt_ids: list[int], actor: str, why: str) -> tuple[int, int]:
-    """Crypto-shred the sealed transcripts of these attempts' calls (inside the caller's transaction).
+def _shred_call_files(store: Store, attempt_ids: list[int], actor: str, why: str) -> dict[str, tuple[int, int]]:
+    """Crypto-shred the recordings and sealed transcripts of these attempts' calls.
 
-    The file goes first: if the transaction then fails, the words are gone anyway, which is the safe
-    side of an erasure. Calls under legal hold (by call id or file name) keep their transcript.
+    Runs inside the caller's transaction. The file goes first: if the transaction then fails, the
+    audio and words are gone anyway, which is the safe side of an erasure. Calls under legal hold
+    (by call id or either file name) keep both. Returns ``{"transcript": (shredded, held),
+    "recording": (shredded, held)}``.
     """
     from callbox.recordings.stream import RecordingError, shred
     from callbox.store.models_recordings import LegalHold
 
     folder = Path(store.path).parent / "recordings"
     holds = {h.recording for h in LegalHold.select().where(LegalHold.released_at.is_null())}
-    shredded = held = 0
-    calls = m.Call.select().where(m.Call.attempt.in_(attempt_ids) & m.Call.transcript_file.is_null(False))
-    for call in list(calls):
-        name = call.transcript_file
-        stem = Path(name).stem
-        if {str(call.id), name, f"{stem}.cbr"} & holds:
-            held += 1
-            continue
-        path = folder / name
-        try:
-            if path.exists():
-                shred(path)
-        except (RecordingError, OSError) as exc:  # kept in the record so a human can look; erasure goes on
-            audit.append(store, actor, "recording.shred_failed", name, {"call_id": call.id, "error": str(exc)})
-            continue
-        m.Call.update(transcript_file=None).where(m.Call.id == call.id).execute()
-        audit.append(store, actor, "recording.shredded", name,
-                     {"call_id": call.id, "reason": "personal_data.erase", "why": why})
-        shredded += 1
-    return shredded, held
+    result: dict[str, tuple[int, int]] = {}
+    for kind, field in (("transcript", m.Call.transcript_file), ("recording", m.Call.recording_file)):
+        shredded = held = 0
+        for call in list(m.Call.select().where(m.Call.attempt.in_(attempt_ids) & field.is_null(False))):
+            name = getattr(call, field.name)
+            names = {str(call.id), name, call.recording_file, call.transcript_file, f"{Path(name).stem}.cbr"}
+            if names & holds:
+                held += 1
+                continue
+            path = folder / name
+            try:
+                if path.exists():
+                    shred(path)
+            except (RecordingError, OSError) as exc:  # kept in the record so a human can look; erasure goes on
+                audit.append(store, actor, "recording.shred_failed", name, {"call_id": call.id, "error": str(exc)})
+                continue
+            m.Call.update({field: None}).where(m.Call.id == call.id).execute()
+            audit.append(store, actor, "recording.shredded", name,
+                         {"call_id": call.id, "kind": kind, "reason": "personal_data.erase", "why": why})
+            shredded += 1
+        result[kind] = (shredded, held)
+    return result
