@@ -52,3 +52,12 @@ def test_dnc_and_campaign_list_as_text(cli, data):
     assert out == ("+8613800138001       staff           2026-03-02T02:00:00+00:00  asked\n"
                    "1 number(s) on the do-not-call list\n")
     assert cli(data, "campaign", "list") == (0, "", "")
+
+
+@pytest.mark.parametrize("command", [["run", "--once"], ["demo"]])
+@pytest.mark.parametrize("value, why", [("garbage", "Invalid isoformat"), ("2026-03-02T10:00", "no time zone")])
+def test_a_bad_at_is_a_usage_error_not_a_traceback(cli, data, command, value, why):
+    code, out, err = cli(data, *command, "--at", value)
+    assert code == 2 and out == ""
+    assert f"--at {value!r}" in err and why in err and "2026-03-02T10:00:00+08:00" in err
+    assert "Traceback" not in err

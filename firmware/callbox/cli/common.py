@@ -3,6 +3,7 @@
 - :func:`open_box`: the store of a box that has been set up (else the usage error naming ``init``);
   wrap it in :func:`contextlib.closing` to have it closed at the end of a ``with`` block.
 - :func:`refused`: a library's own error becomes a usage error (exit 2) with the same message.
+- :func:`instant`: an ISO 8601 option value as an aware UTC instant, or a usage error naming the option.
 - :func:`emit`: rows as one JSON array (``--json``) or one formatted line each.
 - :func:`group`: register a command group (``callbox dnc add|list``) on the top-level subparsers;
   :func:`list_command`: register a command that lists rows with :func:`emit` (it takes ``--json``).
@@ -37,6 +38,16 @@ def refused(*errors: type[Exception]) -> Iterator[None]:
         yield
     except errors as exc:
         raise UsageError(str(exc)) from exc
+
+
+def instant(value: str, option: str):
+    """``value`` of ``option`` (e.g. ``--at``) as an aware UTC datetime; a usage error with an example if not."""
+    from callbox.clock import parse_instant
+
+    try:
+        return parse_instant(value)
+    except ValueError as exc:
+        raise UsageError(f"{option} {value!r}: {exc}; use ISO 8601 with a zone, e.g. 2026-03-02T10:00:00+08:00") from exc
 
 
 def emit(rows: list[dict], as_json: bool, line: Callable[[dict], str], footer: str | None = None) -> None:

@@ -14,8 +14,8 @@ from contextlib import ExitStack, closing
 from pathlib import Path
 
 from callbox.cli import EXIT_BAD_INPUT, EXIT_DENIED, EXIT_OK, UsageError
-from callbox.cli.common import emit, group, list_command, open_box, refused
-from callbox.clock import SystemClock, parse_instant
+from callbox.cli.common import emit, group, instant, list_command, open_box, refused
+from callbox.clock import SystemClock
 
 EXIT_TAMPERED = 1
 
@@ -44,13 +44,6 @@ def _number(args: argparse.Namespace, store, text: str | None = None) -> str:
         return numbers.normalise(text if text is not None else args.number, store.organisation().region)
     except numbers.InvalidNumber as exc:
         raise UsageError(f"NUMBER: {exc}") from exc
-
-
-def _instant(value: str, option: str):
-    try:
-        return parse_instant(value)
-    except ValueError as exc:
-        raise UsageError(f"{option} {value!r}: {exc}; use ISO 8601 with a zone, e.g. 2026-03-02T10:00:00+08:00") from exc
 
 
 def _purpose(value: str) -> str:
@@ -84,7 +77,7 @@ def cmd_check_call(args: argparse.Namespace) -> int:
     from callbox.compliance.rules import evaluate
 
     purpose = _purpose(args.purpose)
-    at = _instant(args.at, "--at") if args.at else None
+    at = instant(args.at, "--at") if args.at else None
     with _box(args) as store:
         org = store.organisation()
         gate = Gate(store, _pack(args, store), org, store.clock, PermitAuthority(store.clock))
@@ -379,7 +372,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def cmd_audit_export(args: argparse.Namespace) -> int:
     from callbox.store import models as m
 
-    since = _instant(args.since, "--since") if args.since else None
+    since = instant(args.since, "--since") if args.since else None
     with _box(args):
         query = m.AuditEntry.select().order_by(m.AuditEntry.seq)
         if since is not None:

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 from callbox.cli import EXIT_OK, UsageError
-from callbox.cli.common import open_box, refused
-from callbox.clock import SystemClock, parse_instant
+from callbox.cli.common import instant, open_box, refused
+from callbox.clock import SystemClock
 
 
 def _clock(args: argparse.Namespace):
@@ -35,7 +35,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from callbox.demo import run_demo
 
-    start = parse_instant(args.at) if args.at else None
+    start = instant(args.at, "--at") if args.at else None
     run_demo(args.data, start, args.summary_json)
     return EXIT_OK
 
@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     log = logging.getLogger("callbox.run")
     logging.getLogger().setLevel(logging.INFO)
-    clock = OffsetClock(parse_instant(args.at)) if args.at else SystemClock()
+    clock = OffsetClock(instant(args.at, "--at")) if args.at else SystemClock()
     store = open_box(args.data, clock)
     with refused(ProvisionError):
         lines_cfg = read_lines(args.data)
