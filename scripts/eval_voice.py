@@ -8,7 +8,8 @@ into a cache dir on first use; nothing is downloaded and no audio is committed.
     .venv/bin/python scripts/eval_voice.py --engines whisper,whisper-30s,sphinx,sphinx-grammar --lang en
     .venv/bin/python scripts/eval_voice.py --subset --json out.json
 
-Prints per language: opt-out recall (and strict: without the confirmation question), false opt-out
+Prints per language and part (all; the tuning and held-out halves of evalset.half(); "unseen": without
+the utterances that are literally one of the spotted phrases): opt-out recall (and strict: without the confirmation question), false opt-out
 rate on benign speech, consent accuracy, handoff accuracy, CER (zh) / WER (en), ASR latency p50/p95,
 real-time factor, and the engine's load time and memory. Goals: recall ≥ 98 %, false opt-out ≤ 1 %.
 """
@@ -39,6 +40,10 @@ def make_engine(name: str, language: str):
 
     if name == "whisper":
         return load_recognizer("whisper")
+    if name == "whisper-context":  # phrase scoring with each phrase placed inside the hypothesis
+        return load_recognizer("whisper", spot_context=True)
+    if name == "whisper-nospot":  # free decoding + n-best only, no phrase scoring (the previous default)
+        return load_recognizer("whisper", spot_phrases=False)
     if name == "whisper-30s":
         return load_recognizer("whisper", short_context=False)
     if name.startswith("whisper-ctx"):  # e.g. whisper-ctx1000: the encoder sees at least 10 s
@@ -58,19 +63,27 @@ def make_engine(name: str, language: str):
     raise SystemExit(f"unknown engine {name}")
 
 
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum() or ch == " ").strip()
+
+
 SUPPORTS = {"sphinx": ("en",), "sphinx-grammar": ("en",)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--engines", default="whisper", help="comma list: whisper (beam 4, n-best 4, short context), whisper-greedy, whisper-hotwords, whisper-ctxN (min encoder frames), whisper-30s, sphinx, sphinx-grammar")
+    parser.add_argument("--engines", default="whisper", help="comma list: whisper (beam 4, n-best 4, short context, phrase scoring), whisper-nospot, whisper-context, whisper-greedy, whisper-hotwords, whisper-ctxN (min encoder frames), whisper-30s, sphinx, sphinx-grammar")
     parser.add_argument("--lang", default="zh,en")
     parser.add_argument("--subset", action="store_true", help="only the rows marked subset=1 (the pytest subset)")
     parser.add_argument("--json", help="write the summaries here")
     parser.add_argument("--misses", action="store_true", help="print every miss")
+    parser.add_argument("--tune", action="store_true",
+                        help="sweep the phrase-scoring thresholds on the tuning half only (both languages pooled) and exit")
     args = parser.parse_args(argv)
+    if args.tune:
+        return tune(args)
 
-    from callbox.dialogs.intents import classify_hypotheses
+    from callbox.dialogs.intents import SPOT_PHRASES, classify_hypotheses
     from callbox.voice import audio, evalset
     from callbox.voice.metrics import Scores
 
@@ -91,29 +104,46 @@ def main(argv: list[str] | None = None) -> int:
             engine = make_engine(engine_name, language)
             load_s = time.monotonic() - t
             memory = rss_mb() - before
-            scores = Scores(language)
+            parts = {part: Scores(language) for part in ("all", "tune", "held-out", "unseen")}
+            spoken = {_norm(p) for p in SPOT_PHRASES.get(language, ())}
             cpu0, wall0 = time.process_time(), time.monotonic()
             for item in (i for i in items if i.lang == language):
                 t0 = time.monotonic()
                 transcript = engine.transcribe(pcm[item.id], language)
                 asr_ms = int((time.monotonic() - t0) * 1000)
-                intent = classify_hypotheses(transcript.text, transcript.alternatives, language)
-                scores.add(item.group, item.intent, item.text, transcript.text, intent.name, intent.confidence,
-                           asr_ms, audio.duration_ms(pcm[item.id]), item.id)
+                intent = classify_hypotheses(transcript.text, transcript.alternatives, language,
+                                             getattr(transcript, "spotted", ()))
+                for part in ("all", evalset.half(item), "unseen"):
+                    if part == "unseen" and _norm(item.text) in spoken:
+                        continue  # "unseen": leaves out utterances that are literally one of the spotted phrases
+                    parts[part].add(item.group, item.intent, item.text, transcript.text, intent.name, intent.confidence,
+                                    asr_ms, audio.duration_ms(pcm[item.id]), item.id)
             cpu = (time.process_time() - cpu0) / max(1e-6, time.monotonic() - wall0)
-            summary = {"engine": engine_name, **scores.summary(), "load_s": round(load_s, 2), "rss_mb": round(memory),
-                       "cpu_cores": round(cpu, 2)}
-            summaries.append(summary)
-            print(
-                f"[{engine_name:>14} {language}] n={summary['n']:3d}  opt-out recall {summary['opt_out_recall']:.1%}"
-                f" (strict {summary['opt_out_recall_strict']:.1%})  false opt-out {summary['false_opt_out_rate']:.1%}"
-                f" (asked {summary['benign_asked_rate']:.1%})  consent {summary['consent_accuracy']:.1%}"
-                f"  handoff {summary['handoff_accuracy']:.1%}  intent {summary['intent_accuracy']:.1%}"
-                f"  {summary['error_unit']} {summary['error_rate']:.1%}  ASR p50 {summary['asr_ms_p50']} ms"
-                f" p95 {summary['asr_ms_p95']} ms  RTF {summary['rtf']:.2f}  CPU {summary['cpu_cores']} cores"
-                f"  load {summary['load_s']} s  +RSS {summary['rss_mb']} MB",
-                flush=True,
-            )
+            spot_ms = sorted(getattr(engine, "spot_ms", ()))
+            for part, scores in parts.items():
+                summary = {"engine": engine_name, "part": part, **scores.summary(), "load_s": round(load_s, 2),
+                           "rss_mb": round(memory), "cpu_cores": round(cpu, 2)}
+                if part == "all" and spot_ms:
+                    summary["spot_runs"] = len(spot_ms)
+                    summary["spot_ms_p50"] = spot_ms[len(spot_ms) // 2]
+                    summary["spot_ms_p95"] = spot_ms[min(len(spot_ms) - 1, int(len(spot_ms) * 0.95))]
+                summaries.append(summary)
+                opt_n = scores.opt_out_total
+                print(
+                    f"[{engine_name:>14} {language} {part:>8}] n={summary['n']:3d}  opt-out recall {summary['opt_out_recall']:.1%}"
+                    f" of {opt_n} (strict {summary['opt_out_recall_strict']:.1%})  false opt-out {summary['false_opt_out_rate']:.1%}"
+                    f" asked {summary['benign_asked_rate']:.1%} of {scores.benign_total} benign"
+                    f"  consent {summary['consent_accuracy']:.1%}  handoff {summary['handoff_accuracy']:.1%}"
+                    f"  intent {summary['intent_accuracy']:.1%}  {summary['error_unit']} {summary['error_rate']:.1%}"
+                    f"  ASR p50 {summary['asr_ms_p50']} ms p95 {summary['asr_ms_p95']} ms",
+                    flush=True,
+                )
+            summary = summaries[-4]
+            print(f"[{engine_name:>14} {language}] RTF {summary['rtf']:.2f}  CPU {summary['cpu_cores']} cores  load"
+                  f" {summary['load_s']} s  +RSS {summary['rss_mb']} MB" + (
+                      f"  phrase scoring ran on {summary['spot_runs']} turns: +{summary['spot_ms_p50']} ms p50,"
+                      f" +{summary['spot_ms_p95']} ms p95" if spot_ms else ""), flush=True)
+            scores = parts["all"]
             if args.misses:
                 for miss in scores.misses:
                     print("    " + miss)
@@ -122,6 +152,60 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(summaries, out, ensure_ascii=False, indent=2)
+    return 0
+
+
+def tune(args) -> int:
+    """Phrase scoring thresholds (voice/phrase_score.py: MIN_SCORE, MIN_MARGIN) from the tuning half only.
+
+    Every tuning-half utterance is recognised once; for each one free decoding does not already read as
+    opt-out, the candidate phrases' scores are kept. Then a grid of (min score, min margin) is swept:
+    most opt-outs found, then fewest benign replies asked, then — among equals — the thresholds in the
+    middle of the tied score range and the highest margin (the most conservative).
+    """
+    from callbox.dialogs.intents import classify_hypotheses
+    from callbox.voice import evalset
+    from callbox.voice.asr import load_recognizer
+
+    languages = tuple(args.lang.split(","))
+    items = [i for i in evalset.load(languages=languages) if evalset.half(i) == "tune"]
+    voices = evalset.Voices()
+    engine = make_engine(args.engines.split(",")[0], languages[0])
+    rows = []  # (language, group, base opt-out?, [(score, margin)])
+    for item in items:
+        transcript, scores = engine.transcribe_scored(evalset.render(item, voices), item.lang)
+        base = classify_hypotheses(transcript.text, transcript.alternatives, item.lang).name == "opt_out"
+        rows.append((item.lang, item.group, base, [(p.score, p.margin) for p in scores]))
+        if scores:
+            print(f"  {item.id} {item.group:8} {item.text!r} heard {transcript.text!r}: "
+                  + ", ".join(f"{p.phrase} d{p.distance:.2f} s{p.score:.2f} m{p.margin:.2f}" for p in scores), flush=True)
+    grid = []
+    for smin in [x / 20 for x in range(-40, 1)]:
+        for mmin in [x / 10 for x in range(-20, 4)]:
+            hits = asks = 0
+            per_lang = {lang: [0, 0, 0, 0] for lang in languages}  # hits, opt-outs, asks, benign
+            for lang, group, base, scores in rows:
+                flag = any(s >= smin and m >= mmin for s, m in scores)
+                counts = per_lang[lang]
+                if group == "opt_out":
+                    counts[0] += base or flag
+                    counts[1] += 1
+                    hits += base or flag
+                elif group == "benign":
+                    counts[2] += flag and not base
+                    counts[3] += 1
+                    asks += flag and not base
+            grid.append((hits, -asks, smin, mmin, per_lang))
+    best_hits, best_asks = max((g[0], g[1]) for g in grid)
+    tied = [g for g in grid if (g[0], g[1]) == (best_hits, best_asks)]
+    smins = sorted({g[2] for g in tied})
+    smin = smins[len(smins) // 2]
+    mmin = max(g[3] for g in tied if g[2] == smin)
+    chosen = next(g for g in tied if g[2] == smin and g[3] == mmin)
+    print(f"tuning half: {len(rows)} utterances; best: {best_hits} opt-outs found, {-best_asks} benign asked;"
+          f" tied score range {smins[0]}..{smins[-1]}; chosen MIN_SCORE {smin} MIN_MARGIN {mmin}")
+    for lang, (h, n, a, b) in chosen[4].items():
+        print(f"  {lang}: recall {h}/{n}, asked {a}/{b} benign")
     return 0
 
 

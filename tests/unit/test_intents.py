@@ -84,3 +84,37 @@ def test_every_labelled_text_in_the_evaluation_set():
     wrong = [(r["text"], r["intent"], classify(r["text"], r["lang"]).name) for r in rows
              if classify(r["text"], r["lang"]).name != r["intent"]]
     assert wrong == []
+
+
+def test_every_spot_phrase_is_a_clear_opt_out():
+    """The Whisper grammar pass (voice/phrase_score.py) forces these phrases; each must read as opt-out."""
+    from callbox.dialogs.intents import SPOT_PHRASES
+
+    for lang, phrases in SPOT_PHRASES.items():
+        assert 10 <= len(phrases) <= 20, lang  # a small, general list, not the evaluation set
+        for phrase in phrases:
+            intent = classify(phrase, lang)
+            assert intent.name == "opt_out" and intent.confidence >= 0.8, (lang, phrase, intent)
+
+
+@pytest.mark.parametrize("text,spotted,lang", [
+    ("We meet alone.", ("Leave me alone.",), "en"),
+    ("And subscribe.", ("Unsubscribe.",), "en"),
+    ("您再赶快来吧", ("别再打过来了",), "zh"),
+])
+def test_a_spotted_phrase_is_an_unsure_opt_out(text, spotted, lang):
+    from callbox.dialogs.intents import CONFIRM_BELOW, classify_hypotheses
+
+    assert classify(text, lang).name != "opt_out"
+    intent = classify_hypotheses(text, (), lang, spotted)
+    assert intent.name == "opt_out" and intent.confidence < CONFIRM_BELOW  # the dialog asks once
+
+
+def test_spotted_evidence_never_overrides_a_clear_reading_or_creates_consent():
+    from callbox.dialogs.intents import classify_hypotheses
+
+    assert classify_hypotheses("Transfer me to a real person.", (), "en", ("Stop calling me.",)).name == "handoff"
+    assert classify_hypotheses("Stop calling me.", (), "en", ()).confidence == 1.0
+    # Only opt-out phrases count: a spotted phrase the rules do not read as opt-out changes nothing.
+    assert classify_hypotheses("We meet alone.", (), "en", ("Yes.", "No problem.")).name != "opt_out"
+    assert classify_hypotheses("嗯", (), "zh", ("好的",)).name != "opt_out"

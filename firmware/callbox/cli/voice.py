@@ -44,7 +44,7 @@ def cmd_understand(args: argparse.Namespace) -> int:
         if language == "auto":
             language = pick_language(engine_for("zh"), pcm)
         transcript = engine_for(language).transcribe(pcm, language)
-        intent = classify_hypotheses(transcript.text, transcript.alternatives, language)
+        intent = classify_hypotheses(transcript.text, transcript.alternatives, language, transcript.spotted)
         confidence = round(intent.confidence * (0.5 + 0.5 * transcript.confidence), 3) if transcript.text else 0.0
         result = Understanding(str(path), language, transcript.text, intent.name, confidence)
         if args.json:

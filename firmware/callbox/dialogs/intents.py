@@ -230,22 +230,42 @@ def _classify_en(t: str) -> Intent:
     return Intent("unknown", 0.3)
 
 
-def classify_hypotheses(text: str, alternatives: tuple[str, ...] | list[str], language: str) -> Intent:
-    """Classify the best transcript, then let the engine's other hypotheses raise an *unsure* opt-out.
+def classify_hypotheses(text: str, alternatives: tuple[str, ...] | list[str], language: str,
+                        spotted: tuple[str, ...] | list[str] = ()) -> Intent:
+    """Classify the best transcript, then let the engine's other evidence raise an *unsure* opt-out.
 
     Why: on a phone line the recogniser often has "stop calling me" as its second guess when its
     first is "start calling me". An opt-out found only in an alternative is never written to the DNC
     list on its own (confidence 0.6): the dialog asks once, so recall rises while a benign reply can
     at worst cause one polite question.
+
+    ``spotted``: opt-out phrases a grammar pass found the audio supports (Whisper phrase scoring,
+    voice/phrase_score.py) although free decoding wrote something else ("We meet alone" for "Leave me
+    alone"). Same treatment: an unsure opt-out, and only for a phrase these rules read as opt-out.
     """
     best = classify(text, language)
     if best.name in ("opt_out", "stop_recording", "handoff"):
         return best
-    for alternative in alternatives:
+    for alternative in (*alternatives, *spotted):
         other = classify(alternative, language)
         if other.name == "opt_out":
             return Intent("opt_out", min(other.confidence, 0.6), other.matched)
     return best
+
+
+# Canonical ways to say "stop calling me", for the Whisper grammar pass (voice/phrase_score.py): short,
+# in the words people use, each one an opt-out by the rules above (tests/unit/test_intents.py). Written
+# from how people say it, not from the evaluation set; a phrase only counts when the audio supports it
+# about as well as the free transcript.
+SPOT_PHRASES = {
+    "zh": ("不要再打了", "别再打了", "别打了", "不要打电话了", "别给我打电话", "不要再给我打电话了", "以后不要打了", "别再打来了",
+           "不要骚扰我", "别骚扰我了", "不要打扰我", "把我的号码删了", "退订", "免打扰", "拉黑我", "我要投诉你们", "不要再联系我",
+           "别再来电了"),
+    "en": ("Stop calling me.", "Don't call me again.", "Don't call me anymore.", "Do not call me.", "Leave me alone.",
+           "Take me off your list.", "Remove me from your list.", "Unsubscribe.", "Opt out.", "Stop bothering me.",
+           "Stop contacting me.", "Quit calling me.", "No more calls.", "Delete my number.",
+           "Put me on the do not call list.", "Stop harassing me.", "Don't contact me."),
+}
 
 
 # Phrases for keyword-spotting engines (Vosk grammar mode): what a callee says to the box, short.

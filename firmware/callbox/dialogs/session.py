@@ -326,7 +326,7 @@ class CallSession:
             self._noise()
             return
         language = self.dialog.language
-        intent = classify_hypotheses(text, result.alternatives, language)
+        intent = classify_hypotheses(text, result.alternatives, language, result.spotted)
         self.on_event("heard", {"text": text, "intent": intent.name})
         paused_key = self.player.current_key if self.player and self.player.paused else ""
         actions = self.dialog.interrupted(paused_key) if paused_key else []

@@ -33,6 +33,9 @@ class Transcript:
     engine: str = ""
     elapsed_ms: int = 0  # wall time the engine spent on this result
     alternatives: tuple[str, ...] = ()  # the engine's other hypotheses, best first (n-best), if any
+    # Opt-out phrases a grammar pass found the audio supports although the transcript says something
+    # else (Whisper: voice/phrase_score.py). Evidence for an *unsure* opt-out only; never written alone.
+    spotted: tuple[str, ...] = ()
 
 
 class Recognizer(Protocol):

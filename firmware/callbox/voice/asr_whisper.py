@@ -18,10 +18,11 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import deque
 
 import numpy as np
 
-from callbox.voice import audio, models
+from callbox.voice import audio, models, phrase_score
 from callbox.voice.asr import Transcript
 
 _PROMPTS = {"zh": "以下是普通话的电话录音，使用简体中文。", "en": "A phone call."}
@@ -59,6 +60,8 @@ class WhisperRecognizer:
         min_context_frames: int = 1000,
         max_tokens: int = 64,
         prompts: dict[str, str] | None = None,
+        spot_phrases: bool = True,
+        spot_context: bool = False,
     ) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
@@ -75,6 +78,12 @@ class WhisperRecognizer:
         self._alternatives = max(1, min(alternatives, beam_size))
         self._lock = threading.Lock()
         self.name = "whisper" if short_context else "whisper-30s"
+        # The grammar pass (phrase_score.py): opt-out phrases forced through the decoder on short turns.
+        self._spotter = (
+            phrase_score.PhraseSpotter(self._whisper.model, models.whisper_base(), context=spot_context)
+            if spot_phrases else None
+        )
+        self.spot_ms: deque[int] = deque(maxlen=1000)  # time the grammar pass added, per turn it ran
 
     def _tokenizer(self, language: str):
         if language not in self._tokenizers:
@@ -113,42 +122,75 @@ class WhisperRecognizer:
             scores = dict(self._whisper.model.detect_language(encoded)[0])
         return max(candidates, key=lambda lang: scores.get(f"<|{lang}|>", 0.0))
 
-    def transcribe(self, pcm8k: bytes, language: str) -> Transcript:
+    def _decode(self, pcm8k: bytes, language: str):
+        """Encode and beam-decode one utterance: (encoder output, generation result, texts, frames)."""
         import ctranslate2
         from faster_whisper.transcribe import get_suppressed_tokens
 
-        started = time.monotonic()
         samples = audio.resample(audio.to_float(pcm8k), audio.LINE_RATE, 16000)
         if samples.size < 1600:  # under 0.1 s: nothing to hear
-            return Transcript("", language, 0.0, self.name, 0)
+            return None
         # Whisper drops very short words at the edges of a clip ("同意。"); a little silence helps.
         pad = np.zeros(4800, dtype=np.float32)
         samples = np.concatenate([pad, samples, pad])
         tok = self._tokenizer(language)
-        with self._lock:
-            features = ctranslate2.StorageView.from_array(self._features(samples))
-            encoded = self._whisper.model.encode(features, to_cpu=False)
-            result = self._whisper.model.generate(
-                encoded,
-                [self._prompt(language)],
-                beam_size=self._beam,
-                max_length=self._max_tokens,
-                suppress_blank=True,
-                suppress_tokens=get_suppressed_tokens(tok, [-1]),
-                return_scores=True,
-                return_no_speech_prob=True,
-                num_hypotheses=self._alternatives,
-            )[0]
+        features = ctranslate2.StorageView.from_array(self._features(samples))
+        encoded = self._whisper.model.encode(features, to_cpu=False)
+        result = self._whisper.model.generate(
+            encoded,
+            [self._prompt(language)],
+            beam_size=self._beam,
+            max_length=self._max_tokens,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tok, [-1]),
+            return_scores=True,
+            return_no_speech_prob=True,
+            num_hypotheses=self._alternatives,
+        )[0]
         texts = []
         for sequence in result.sequences_ids:
             text = tok.decode([t for t in sequence if t < tok.eot]).strip()
             texts.append(dedupe(text.translate(_T2S) if language == "zh" else text))
-        text = texts[0] if texts else ""
-        confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
-        if _is_hallucination(text, result.no_speech_prob, confidence, self._prompts.get(language, "")):
-            return Transcript("", language, 0.0, self.name, int((time.monotonic() - started) * 1000))
+        frames = (samples.size + _SAMPLES_PER_FRAME - 1) // _SAMPLES_PER_FRAME
+        return encoded, result, texts, frames
+
+    def transcribe(self, pcm8k: bytes, language: str) -> Transcript:
+        return self.transcribe_scored(pcm8k, language)[0]
+
+    def transcribe_scored(self, pcm8k: bytes, language: str) -> tuple[Transcript, list[phrase_score.PhraseScore]]:
+        """:meth:`transcribe`, plus every phrase score of the grammar pass (for tuning and tests)."""
+        started = time.monotonic()
+        with self._lock:
+            decoded = self._decode(pcm8k, language)
+            if decoded is None:
+                return Transcript("", language, 0.0, self.name, 0), []
+            encoded, result, texts, frames = decoded
+            text = texts[0] if texts else ""
+            confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
+            if _is_hallucination(text, result.no_speech_prob, confidence, self._prompts.get(language, "")):
+                return Transcript("", language, 0.0, self.name, int((time.monotonic() - started) * 1000)), []
+            scores = self._spot(encoded, result, texts, frames, language, len(pcm8k) / (2 * audio.LINE_RATE))
         alternatives = tuple(dict.fromkeys(t for t in texts[1:] if t and t != text))
-        return Transcript(text, language, confidence, self.name, int((time.monotonic() - started) * 1000), alternatives)
+        spotted = tuple(s.phrase for s in scores if s.spotted)
+        return Transcript(text, language, confidence, self.name, int((time.monotonic() - started) * 1000), alternatives,
+                          spotted), scores
+
+    def _spot(self, encoded, result, texts: list[str], frames: int, language: str,
+              seconds: float) -> list[phrase_score.PhraseScore]:
+        """The grammar pass (phrase_score.py): opt-out phrases scored against this audio, if worth it."""
+        if self._spotter is None or seconds > phrase_score.MAX_SECONDS or not any(texts):
+            return []
+        from callbox.dialogs.intents import classify_hypotheses
+
+        if classify_hypotheses(texts[0], texts[1:], language).name in ("opt_out", "stop_recording", "handoff"):
+            return []  # already heard: nothing to add
+        tok = self._tokenizer(language)
+        best = [t for t in result.sequences_ids[0] if t < tok.eot] if result.sequences_ids else []
+        started = time.monotonic()
+        scores = self._spotter.score(encoded, self._prompt(language), best, texts, frames, language)
+        if scores:
+            self.spot_ms.append(int((time.monotonic() - started) * 1000))
+        return scores
 
 
 _PUNCT = re.compile(r"[\s,.!?;:，。！？；：、]+")

@@ -1,0 +1,261 @@
+"""Closed-vocabulary phrase scoring with the Whisper decoder: a grammar pass for opt-out phrases.
+
+Why: free decoding hears "Leave me alone" as "We meet alone" and 别再打过来了 as 您再赶快来吧. Vosk-style
+grammar mode (a closed list of phrases) is the robust answer for opt-out, but no zh/en Vosk model is
+installable here. The Whisper equivalent: *force* each canonical opt-out phrase through the decoder
+(CTranslate2 ``Whisper.align`` on the encoder output the free decode already computed) and read the
+probability the model gives each of its tokens. If the audio supports the phrase about as well as it
+supports what free decoding wrote, the phrase is *spotted*; the intent rules then raise an unsure
+opt-out (the dialog asks once), never a written one.
+
+Measured on the evaluation set (docs/voice.md): a misheard phrase typically has one very unlikely
+token (Whisper is sure of its wrong first word, "We're" for "Quit") and every other token near
+certain, while a benign reply forced into an opt-out phrase has several unlikely tokens. So a phrase's
+score is the mean log-probability of its tokens *without its single worst one*, compared with the same
+score of the free hypothesis.
+
+Cost is bounded three ways: only utterances of at most :data:`MAX_SECONDS`; only phrases that already
+*sound like* one of the n-best hypotheses (fuzzy substring match on letters for English, on toneless
+pinyin for Chinese) and at most :data:`TOP_K` of them; and the decoder attends to the spoken frames
+only. A reply that sounds like no opt-out phrase ("yes", "好的") costs nothing.
+
+The phrase list (:data:`callbox.dialogs.intents.SPOT_PHRASES`) is a short list of canonical ways to
+say "stop calling me", written from how people say it, not taken from the evaluation set.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+# Tuned on the tuning half of the evaluation set only (scripts/eval_voice.py --tune prints the sweep).
+MAX_SECONDS = 4.0  # longer turns are sentences, not opt-out phrases; and the cost grows with length
+TOP_K = 3  # phrases scored per utterance, at most
+# A phrase is considered only if it sounds like part of a hypothesis: at most 40 % of its letters (en) or
+# pinyin syllables (zh) differ. Set a priori (cost), not tuned.
+MAX_DISTANCE = {"en": 0.4, "zh": 0.4}
+# Spotted when both hold. One pair for both languages (the same model's token log-probabilities), tuned
+# on the pooled tuning half: scripts/eval_voice.py --tune.
+MIN_SCORE = -0.85  # the phrase's own score (mean token log-probability without its worst token)
+MIN_MARGIN = -0.6  # phrase score minus the same score of the best free hypothesis
+
+
+@dataclass(frozen=True)
+class PhraseScore:
+    phrase: str
+    distance: float  # text distance to the nearest hypothesis (0 = contained in it)
+    score: float  # mean token log-probability without the worst token
+    margin: float  # score minus the same score of the best free hypothesis
+    spotted: bool
+
+
+def fixed_tokenizer(model_dir: Path | str):
+    """The model's BPE tokenizer with the merge its tokenizer.json lacks restored.
+
+    The shipped tokenizer.json has 49,999 of GPT-2's 50,000 merges: the first, "Ġ t", is missing, so
+    " to" and " the" encode as " " + "to" — token sequences Whisper never produces, which the decoder
+    scores as nearly impossible. Decoding is unaffected; encoding text for scoring is not.
+    """
+    import tokenizers
+
+    data = json.loads((Path(model_dir) / "tokenizer.json").read_text(encoding="utf-8"))
+    merges = data["model"]["merges"]
+    first = merges[0] if merges else ""
+    if isinstance(first, str) and "Ġ t" not in merges[:2]:
+        merges.insert(0, "Ġ t")
+    elif isinstance(first, list) and ["Ġ", "t"] not in merges[:2]:
+        merges.insert(0, ["Ġ", "t"])
+    return tokenizers.Tokenizer.from_str(json.dumps(data))
+
+
+# --- how alike two texts sound -------------------------------------------------------------------
+
+def _units_en(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z' ]+", " ", text.lower()).split())
+
+
+def _units_zh(text: str) -> tuple[tuple[str, str], ...]:
+    from callbox.dialogs.phonetic import _available, _syllables
+
+    han = "".join(ch for ch in text if "\u4e00" <= ch <= "\u9fff")
+    if not han:
+        return ()
+    if not _available():
+        return tuple((ch, "") for ch in han)
+    sounds = _syllables(han)
+    return sounds if len(sounds) == len(han) else tuple((ch, "") for ch in han)
+
+
+def _cost_zh(a: tuple[str, str], b: tuple[str, str]) -> float:
+    from callbox.dialogs.phonetic import _similarity
+
+    return 1.0 - _similarity(a, b)
+
+
+def fuzzy_match(hypothesis: Sequence, phrase: Sequence, cost=None) -> tuple[float, int, int]:
+    """Where ``phrase`` best matches a stretch of ``hypothesis``: (distance per phrase unit, start, end).
+
+    0 = the phrase occurs in the hypothesis; 1 = nothing alike. Free start and end in the hypothesis
+    (Sellers' algorithm), so "please stop calling me" contains "stop calling me".
+    """
+    m, n = len(phrase), len(hypothesis)
+    if m == 0 or n == 0:
+        return 1.0, 0, n
+    previous = [0.0] * (n + 1)
+    starts = list(range(n + 1))
+    for i in range(1, m + 1):
+        current = [float(i)] + [0.0] * n
+        current_starts = [0] * (n + 1)
+        p = phrase[i - 1]
+        for j in range(1, n + 1):
+            sub = (0.0 if p == hypothesis[j - 1] else 1.0) if cost is None else cost(p, hypothesis[j - 1])
+            options = ((previous[j - 1] + sub, starts[j - 1]), (previous[j] + 1.0, starts[j]),
+                       (current[j - 1] + 1.0, current_starts[j - 1]))
+            current[j], current_starts[j] = min(options)
+        previous, starts = current, current_starts
+    end = min(range(n + 1), key=lambda j: (previous[j], -j))
+    return min(1.0, previous[end] / m), starts[end], end
+
+
+def fuzzy_distance(hypothesis: Sequence, phrase: Sequence, cost=None) -> float:
+    return fuzzy_match(hypothesis, phrase, cost)[0]
+
+
+@lru_cache(maxsize=8192)
+def distance(hypothesis: str, phrase: str, language: str) -> float:
+    if language == "zh":
+        return fuzzy_distance(_units_zh(hypothesis), _units_zh(phrase), _cost_zh)
+    return fuzzy_distance(_units_en(hypothesis), _units_en(phrase))
+
+
+def robust_score(logprobs: Sequence[float]) -> float:
+    """Mean token log-probability without the single worst token (with 3 or more tokens)."""
+    values = sorted(float(v) for v in logprobs)
+    if not values:
+        return -30.0
+    if len(values) >= 3:
+        values = values[1:]
+    return float(np.mean(values))
+
+
+class PhraseSpotter:
+    """Scores canonical phrases against one utterance's encoder output. Call under the model's lock."""
+
+    def __init__(self, model, model_dir: Path | str, phrases: dict[str, Sequence[str]] | None = None,
+                 context: bool = False) -> None:
+        if phrases is None:
+            from callbox.dialogs.intents import SPOT_PHRASES
+
+            phrases = SPOT_PHRASES
+        self._model = model  # ctranslate2.models.Whisper
+        self._tokenizer = fixed_tokenizer(model_dir)
+        self.phrases = {lang: tuple(p) for lang, p in phrases.items()}
+        self._tokens: dict[tuple[str, str], list[int]] = {}
+        # Score each phrase inside the rest of the hypothesis (in_context). Off: measured to forgive an
+        # inserted key word ("Can you call me again" → "Can don't call me again"), see docs/voice.md.
+        self.context = context
+
+    def tokens(self, phrase: str, language: str) -> list[int]:
+        key = (phrase, language)
+        if key not in self._tokens:
+            text = phrase if language == "zh" else " " + phrase
+            self._tokens[key] = self._tokenizer.encode(text, add_special_tokens=False).ids
+        return self._tokens[key]
+
+    def candidates(self, hypotheses: Sequence[str], language: str,
+                   max_distance: float | None = None, top_k: int = TOP_K) -> list[tuple[float, str]]:
+        """The opt-out phrases that sound like part of one of the hypotheses, nearest first."""
+        limit = MAX_DISTANCE.get(language, 0.4) if max_distance is None else max_distance
+        found = []
+        for phrase in self.phrases.get(language, ()):
+            d = min((distance(h, phrase, language) for h in hypotheses if h), default=1.0)
+            if d <= limit:
+                found.append((d, phrase))
+        found.sort()
+        return found[:top_k]
+
+    def in_context(self, phrase: str, hypotheses: Sequence[str], language: str) -> tuple[list[int], int, int]:
+        """The phrase put where it matches in the nearest hypothesis: (tokens, first, end phrase token).
+
+        "I want to lock down." with "Opt out." becomes "I want to opt out."; 以后都别赶了 with 别打了
+        becomes 以后都别打了. Only the phrase's own tokens are scored; the rest of the hypothesis is the
+        context the decoder reads them in. A phrase matching the whole hypothesis is scored alone.
+        """
+        best = None
+        for h in hypotheses:
+            if not h:
+                continue
+            if language == "zh":
+                units = _units_zh(h)
+                text = "".join(ch for ch in h if "\u4e00" <= ch <= "\u9fff")
+                d, start, end = fuzzy_match(units, _units_zh(phrase), _cost_zh)
+            else:
+                text = _units_en(h)
+                d, start, end = fuzzy_match(text, _units_en(phrase))
+                while start > 0 and text[start - 1] != " ":
+                    start -= 1
+                while end < len(text) and text[end] != " ":
+                    end += 1
+            if best is None or d < best[0]:
+                best = (d, text[:start].strip(), text[end:].strip())
+        if best is None or not (best[1] or best[2]):
+            tokens = self.tokens(phrase, language)
+            return tokens, 0, len(tokens)
+        _, prefix, suffix = best
+        enc = lambda t: self._tokenizer.encode(t, add_special_tokens=False).ids if t else []  # noqa: E731
+        if language == "zh":
+            pieces = [enc(prefix), self.tokens(phrase, language), enc(suffix)]
+        else:
+            core = phrase.rstrip(".!?")
+            if prefix:
+                prefix = prefix[0].upper() + prefix[1:]
+                prefix = re.sub(r"\bi\b", "I", prefix)
+                core = core[0].lower() + core[1:]
+            pieces = [enc(" " + prefix if prefix else ""), enc(" " + core), enc((" " + suffix if suffix else "") + ".")]
+        return pieces[0] + pieces[1] + pieces[2], len(pieces[0]), len(pieces[0]) + len(pieces[1])
+
+    def align(self, encoded: np.ndarray, start: list[int], sequences: list[list[int]], num_frames: int) -> list[list[float]]:
+        """Per-token log-probabilities of each sequence given the audio (one batched decoder pass)."""
+        import ctranslate2
+
+        batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(sequences), axis=0)))
+        results = self._model.align(batch, start, sequences, [num_frames] * len(sequences))
+        return [[float(np.log(max(p, 1e-12))) for p in r.text_token_probs] for r in results]
+
+    def score(self, encoded, start: list[int], hypothesis_tokens: list[int], hypotheses: Sequence[str],
+              num_frames: int, language: str, candidates: list[tuple[float, str]] | None = None,
+              min_score: float | None = None, min_margin: float | None = None) -> list[PhraseScore]:
+        """Score the candidate phrases (default: :meth:`candidates`) against the best free hypothesis.
+
+        ``encoded`` is the encoder output (batch 1, any frames); only the first ``num_frames // 2 + 50``
+        encoder frames are attended to (the spoken part and 1 s after it).
+        """
+        if candidates is None:
+            candidates = self.candidates(hypotheses, language)
+        if not candidates:
+            return []
+        array = np.asarray(encoded)
+        keep = min(array.shape[1], (num_frames + 1) // 2 + 50)
+        array = array[:, :keep]
+        placed = [self.in_context(p, hypotheses, language) if self.context else (self.tokens(p, language), 0, None)
+                  for _, p in candidates]
+        sequences = [tokens for tokens, _, _ in placed]
+        if hypothesis_tokens:
+            sequences.append(list(hypothesis_tokens))
+        logprobs = self.align(array, start, sequences, min(num_frames, 2 * keep))
+        reference = robust_score(logprobs[-1]) if hypothesis_tokens else -1.0
+        out = []
+        for (d, phrase), (_, first, end), lp in zip(candidates, placed, logprobs):
+            s = robust_score(lp[first:end])
+            margin = s - reference
+            spotted = (s >= (MIN_SCORE if min_score is None else min_score)
+                       and margin >= (MIN_MARGIN if min_margin is None else min_margin))
+            out.append(PhraseScore(phrase, round(d, 3), round(s, 3), round(margin, 3), spotted))
+        out.sort(key=lambda p: (not p.spotted, -p.score))
+        return out
