@@ -22,7 +22,8 @@ from rec_helpers import walk_files
 CHILD = Path(__file__).with_name("crash_child.py")
 STEREO = interleave(CALLEE, BOX)
 NEEDLES = [b"RIFF", CALLEE[:16], BOX[:16], STEREO[:32], STEREO[2:34]]
-RUNS = 8
+# 8 runs in CI; a soak before a release: CALLBOX_CRASH_RUNS=200 pytest tests/recordings/test_rec_crash.py
+RUNS = int(os.environ.get("CALLBOX_CRASH_RUNS", "8"))
 
 
 def _run_and_kill(store: KeyStore, path: Path, tmpdir: Path, delay: float, wait_ready: bool) -> int:
