@@ -124,14 +124,40 @@ def fuzzy_match(hypothesis: Sequence, phrase: Sequence, cost=None) -> tuple[floa
 
 
 def fuzzy_distance(hypothesis: Sequence, phrase: Sequence, cost=None) -> float:
-    return fuzzy_match(hypothesis, phrase, cost)[0]
+    """:func:`fuzzy_match`'s distance only, one numpy row at a time (the gate runs on every turn)."""
+    m, n = len(phrase), len(hypothesis)
+    if m == 0 or n == 0:
+        return 1.0
+    if cost is None:
+        sub = np.array([[0.0 if p == h else 1.0 for h in hypothesis] for p in phrase])
+    else:
+        pairs: dict = {}
+        sub = np.array([[pairs.setdefault((p, h), cost(p, h)) for h in hypothesis] for p in phrase])
+    index = np.arange(n + 1, dtype=float)
+    previous = np.zeros(n + 1)
+    for i in range(1, m + 1):
+        a = np.empty(n + 1)
+        a[0] = i
+        a[1:] = np.minimum(previous[1:] + 1.0, previous[:-1] + sub[i - 1])
+        # insertions: current[j] = min over k <= j of a[k] + (j - k)
+        previous = np.minimum.accumulate(a - index) + index
+    return float(min(1.0, previous.min() / m))
+
+
+@lru_cache(maxsize=8192)
+def _units(text: str, language: str) -> tuple:
+    return _units_zh(text) if language == "zh" else tuple(_units_en(text))
 
 
 @lru_cache(maxsize=8192)
 def distance(hypothesis: str, phrase: str, language: str) -> float:
-    if language == "zh":
-        return fuzzy_distance(_units_zh(hypothesis), _units_zh(phrase), _cost_zh)
-    return fuzzy_distance(_units_en(hypothesis), _units_en(phrase))
+    """How far ``phrase`` is from sounding like part of ``hypothesis`` (0 = contained, 1 = unlike)."""
+    return fuzzy_distance(_units(hypothesis, language), _units(phrase, language), _cost_zh if language == "zh" else None)
+
+
+@lru_cache(maxsize=8192)
+def _distance_units(hypothesis: tuple, phrase: tuple, language: str) -> float:
+    return fuzzy_distance(hypothesis, phrase, _cost_zh if language == "zh" else None)
 
 
 def robust_score(logprobs: Sequence[float]) -> float:
@@ -173,8 +199,11 @@ class PhraseSpotter:
         """The opt-out phrases that sound like part of one of the hypotheses, nearest first."""
         limit = MAX_DISTANCE.get(language, 0.4) if max_distance is None else max_distance
         found = []
+        # n-best lists differ mostly in punctuation: one sound-alike check per distinct wording
+        distinct = list(dict.fromkeys(_units(h, language) for h in hypotheses if h))
         for phrase in self.phrases.get(language, ()):
-            d = min((distance(h, phrase, language) for h in hypotheses if h), default=1.0)
+            units = _units(phrase, language)
+            d = min((_distance_units(h, units, language) for h in distinct), default=1.0)
             if d <= limit:
                 found.append((d, phrase))
         found.sort()
