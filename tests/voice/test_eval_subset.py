@@ -23,7 +23,7 @@ def scores(whisper):
     for item in items:
         pcm = evalset.render(item, voices)
         transcript = whisper.transcribe(pcm, item.lang)
-        intent = classify_hypotheses(transcript.text, transcript.alternatives, item.lang)
+        intent = classify_hypotheses(transcript.text, transcript.alternatives, item.lang, transcript.spotted)
         by_language[item.lang].add(item.group, item.intent, item.text, transcript.text, intent.name, intent.confidence,
                                    transcript.elapsed_ms, audio.duration_ms(pcm), item.id)
     for s in by_language.values():
