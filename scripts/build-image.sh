@@ -24,6 +24,11 @@ while [ $# -gt 0 ]; do
     *) echo "build-image: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
+# --from/--only take a stage number or name (20 or 20-pjproject); compare the two-digit numbers.
+FROM=${FROM%%-*} ONLY=${ONLY%%-*}
+for n in "$FROM" $ONLY; do
+  case "$n" in [0-9][0-9]) ;; *) echo "build-image: --from/--only want a stage like 20 or 20-pjproject, not '$n'" >&2; exit 2 ;; esac
+done
 export WORK CACHE=${CACHE:-$WORK/cache} ROOT=${ROOT:-$WORK/root}
 export VERSION=${VERSION:-$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/pyproject.toml" | head -1)}
 export MODELS_DIR=${MODELS_DIR:-$WORK/models}
@@ -38,11 +43,15 @@ cleanup() {  # leave no mounts or loop devices behind when a stage fails
   fi
   if [ -f "$WORK/loopdev" ] && losetup "$(cat "$WORK/loopdev")" >/dev/null 2>&1; then losetup -d "$(cat "$WORK/loopdev")" || true; fi
 }
-trap 'status=$?; [ $status -eq 0 ] || { echo "build-image: failed (exit $status); cleaning up mounts" >&2; cleanup; }' EXIT
+on_exit() {
+  local status=$?
+  [ "$status" -eq 0 ] || { echo "build-image: failed (exit $status); cleaning up mounts" >&2; cleanup; }
+}
+trap on_exit EXIT
 
 for stage in 00-fetch 10-base 20-pjproject 25-venv 30-callbox 40-pack; do
   n=${stage%%-*}
-  if [ -n "$ONLY" ]; then [ "$n" = "$ONLY" ] || continue; elif [ "$n" \< "$FROM" ]; then continue; fi
+  if [ -n "$ONLY" ]; then [ "$n" = "$ONLY" ] || continue; elif [ "$((10#$n))" -lt "$((10#$FROM))" ]; then continue; fi
   echo "== stage $stage"
   "$REPO/scripts/image/$stage.sh"
 done

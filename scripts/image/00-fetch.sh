@@ -6,8 +6,7 @@ STAGE=00-fetch
 need curl sha256sum unzip
 fetch "$RPIOS_URL" "$RPIOS_SHA256" "$CACHE/$(basename "$RPIOS_URL")"
 fetch "$PJPROJECT_URL" "$PJPROJECT_SHA256" "$CACHE/pjproject-$PJPROJECT_VERSION.tar.gz"
-WORK=$WORK CACHE=$CACHE "$REPO/scripts/fetch-models.sh" --out "$WORK/models"
-# The callbox wheel is built here, on the host, from this checkout (pure Python: any architecture).
-rm -rf "$WORK/wheels" && mkdir -p "$WORK/wheels"
-python3 -m pip wheel --no-deps --quiet -w "$WORK/wheels" "$REPO"
+env WORK="$WORK" CACHE="$CACHE" "$REPO/scripts/fetch-models.sh" --out "$WORK/models"
+# The callbox wheel is built here, on the host (pure Python: any architecture).
+build_callbox_wheel
 say "inputs ready in $CACHE and $WORK"

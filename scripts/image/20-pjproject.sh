@@ -5,8 +5,19 @@ STAGE=20-pjproject
 . "$(dirname "$0")/common.sh"
 [ -d "$ROOT/usr" ] || die "$ROOT is not mounted: run 10-base.sh first"
 SRC=/usr/src/pjproject-$PJPROJECT_VERSION
-mkdir -p "$ROOT/usr/src"
-tar -xzf "$CACHE/pjproject-$PJPROJECT_VERSION.tar.gz" -C "$ROOT/usr/src"
+TARBALL=${PJPROJECT_TARBALL:-$CACHE/pjproject-$PJPROJECT_VERSION.tar.gz}
+LOGS=${LOGS:-$WORK/logs}
+mkdir -p "$ROOT/usr/src" "$LOGS"
+[ -f "$TARBALL" ] || die "no $TARBALL: run 00-fetch.sh first"
+# The cache is checked again here (not only in 00-fetch) because this stage is also run on its own.
+if ! sha256_ok "$TARBALL" "$PJPROJECT_SHA256"; then
+  [ "${PJPROJECT_UNPINNED_OK:-0}" = 1 ] || die "$TARBALL does not match PJPROJECT_SHA256 ($PJPROJECT_SHA256) in pins.env"
+  say "WARNING: ******** UNPINNED pjproject source ($(sha256sum "$TARBALL" | cut -d' ' -f1)) ********"
+  say "WARNING: PJPROJECT_UNPINNED_OK=1 is for rehearsals only; never ship an image built this way"
+fi
+rm -rf "${ROOT:?}$SRC"
+tar -xzf "$TARBALL" -C "$ROOT/usr/src"
+[ -f "$ROOT$SRC/version.mak" ] || die "$TARBALL does not unpack to $SRC"
 cat > "$ROOT$SRC/pjlib/include/pj/config_site.h" <<'H'
 /* callbox: telephone-band calls, no video, no sound card (the null device clocks the bridge). */
 #define PJMEDIA_HAS_VIDEO 0
@@ -14,13 +25,21 @@ cat > "$ROOT$SRC/pjlib/include/pj/config_site.h" <<'H'
 #define PJ_HAS_IPV6 1
 #define PJSUA_MAX_CALLS 8
 H
-say "configuring and building pjproject $PJPROJECT_VERSION (20-40 min under qemu)"
-in_root sh -c "cd $SRC && CFLAGS='-O2 -fPIC' ./configure --prefix=/usr/local --enable-shared --disable-video \
-  --disable-sound --disable-opencore-amr --disable-silk --disable-sdl --disable-ffmpeg --disable-v4l2 >/dev/null \
-  && make -j\$(nproc) dep >/dev/null && make -j\$(nproc) >/dev/null && make install >/dev/null && ldconfig"
-say "building the pjsua2 Python wheel"
-in_root sh -c "python3 -m venv /tmp/pjbuild && /tmp/pjbuild/bin/pip install -q setuptools wheel \
-  && cd $SRC/pjsip-apps/src/swig/python && make PYTHON_EXE=/tmp/pjbuild/bin/python >/dev/null \
-  && /tmp/pjbuild/bin/python setup.py -q bdist_wheel -d /opt/callbox/wheels && rm -rf /tmp/pjbuild"
-ls "$ROOT"/opt/callbox/wheels/pjsua2-*.whl >/dev/null || die "no pjsua2 wheel was produced"
+say "configuring and building pjproject $PJPROJECT_VERSION (log: $LOGS/20-pjproject-build.log)"
+run_logged() {  # run_logged LOG CMD...: full output to LOG, its tail on failure
+  local log=$1; shift
+  "$@" > "$log" 2>&1 || { tail -40 "$log" >&2; die "failed; full log: $log"; }
+}
+run_logged "$LOGS/20-pjproject-build.log" in_root sh -c "cd $SRC && CFLAGS='-O2 -fPIC' ./configure \
+  --prefix=/usr/local --enable-shared --disable-video --disable-sound --disable-opencore-amr --disable-silk \
+  --disable-sdl --disable-ffmpeg --disable-v4l2 \
+  && make -j\$(nproc) dep && make -j\$(nproc) && make install && ldconfig"
+say "building the pjsua2 Python wheel (log: $LOGS/20-pjsua2-wheel.log)"
+mkdir -p "$ROOT/opt/callbox/wheels"
+rm -f "$ROOT"/opt/callbox/wheels/pjsua2-*.whl
+run_logged "$LOGS/20-pjsua2-wheel.log" in_root sh -c "rm -rf /tmp/pjbuild && python3 -m venv /tmp/pjbuild \
+  && /tmp/pjbuild/bin/pip install setuptools wheel \
+  && cd $SRC/pjsip-apps/src/swig/python && make PYTHON_EXE=/tmp/pjbuild/bin/python \
+  && /tmp/pjbuild/bin/python setup.py bdist_wheel -d /opt/callbox/wheels && rm -rf /tmp/pjbuild"
+ls "$ROOT"/opt/callbox/wheels/pjsua2-*.whl >/dev/null 2>&1 || die "no pjsua2 wheel was produced"
 say "pjsua2 wheel: $(basename "$ROOT"/opt/callbox/wheels/pjsua2-*.whl)"

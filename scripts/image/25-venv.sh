@@ -6,6 +6,9 @@ STAGE=25-venv
 [ -n "${VERSION:-}" ] || die "VERSION is not set"
 REL=/opt/callbox/releases/$VERSION
 mkdir -p "$ROOT$REL" "$ROOT/opt/callbox/wheels"
+ls "$WORK"/wheels/callbox-*.whl >/dev/null 2>&1 || die "no callbox wheel in $WORK/wheels: run 00-fetch.sh first"
+ls "$ROOT"/opt/callbox/wheels/pjsua2-*.whl >/dev/null 2>&1 || die "no pjsua2 wheel in the image: run 20-pjproject.sh first"
+rm -f "$ROOT"/opt/callbox/wheels/callbox-*.whl   # a re-run with a new version must not install two
 cp "$WORK"/wheels/callbox-*.whl "$ROOT/opt/callbox/wheels/"
 in_root python3 -m venv --system-site-packages "$REL/venv"   # system site: python3-lgpio from Debian
 in_root "$REL/venv/bin/pip" install -q --upgrade pip

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the SD image stages. Sourced, never run. Every stage reads its inputs from the
 # environment that scripts/build-image.sh exports (WORK, CACHE, ROOT, VERSION, REPO), so each stage can
 # also be run on its own while debugging (and 30-callbox.sh in tests, against a plain directory).
@@ -42,4 +43,22 @@ fetch() {
 in_root() {
   chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# build_callbox_wheel: $WORK/wheels/callbox-*.whl from the committed tree (git archive HEAD), so the
+# image is what the commit says and no build/ or *.egg-info is left in the checkout. Uncommitted
+# changes are not in the image (a warning says so). Outside a git checkout, the tree as it is.
+build_callbox_wheel() {
+  local src=$WORK/callbox-src
+  rm -rf "$WORK/wheels" "$src" && mkdir -p "$WORK/wheels" "$src"
+  if git -C "$REPO" rev-parse --verify -q HEAD >/dev/null 2>&1; then
+    [ -z "$(git -C "$REPO" status --porcelain --untracked-files=no)" ] \
+      || say "WARNING: uncommitted changes in $REPO are NOT in the image (built from $(git -C "$REPO" rev-parse --short HEAD))"
+    git -C "$REPO" archive HEAD | tar -x -C "$src"
+  else
+    cp -a "$REPO/." "$src/"
+  fi
+  python3 -m pip wheel --no-deps --quiet -w "$WORK/wheels" "$src"
+  rm -rf "$src"
+  ls "$WORK"/wheels/callbox-*.whl >/dev/null 2>&1 || die "no callbox wheel was built"
 }
