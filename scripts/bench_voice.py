@@ -276,7 +276,8 @@ class SoftLine:
         self.session.on_ended(CallEnd.COMPLETED, "bench")
 
 
-def concurrency_part(levels: list[int], voice_stack) -> list[dict]:
+def concurrency_part(levels: list[int], voice_stack, replies: dict[str, list[bytes]] | None = None) -> list[dict]:
+    """``replies``: the callees' line PCM per language (default: rendered here by the stack's own voices)."""
     from callbox.compliance.rulepack import load_pack
     from callbox.dialogs.dialog import OutboundDialog
     from callbox.dialogs.script import load_script
@@ -284,10 +285,11 @@ def concurrency_part(levels: list[int], voice_stack) -> list[dict]:
     from callbox.voice import audio
 
     pack, script = load_pack("cn"), load_script("appointment_reminder")
-    replies = {}
-    for language, texts in (("en", ["Yes.", "Yes, I will be there."]), ("zh", ["同意", "好的，我会准时到。"])):
-        replies[language] = [audio.to_line(*voice_stack.prompts._synth[language].synthesize(t)) + audio.silence(300)  # noqa: SLF001
-                             for t in texts]
+    if replies is None:
+        replies = {}
+        for language, texts in (("en", ["Yes.", "Yes, I will be there."]), ("zh", ["同意", "好的，我会准时到。"])):
+            replies[language] = [audio.to_line(*voice_stack.prompts._synth[language].synthesize(t)) + audio.silence(300)  # noqa: SLF001
+                                 for t in texts]
     rows = []
     for n in levels:
         sessions, lines, threads = [], [], []

