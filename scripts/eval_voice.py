@@ -42,6 +42,8 @@ def make_engine(name: str, language: str):
         return load_recognizer("whisper")
     if name == "whisper-context":  # phrase scoring with each phrase placed inside the hypothesis
         return load_recognizer("whisper", spot_context=True)
+    if name == "whisper-spot-noprompt":  # phrase scoring without the initial prompt (shorter sequences)
+        return load_recognizer("whisper", spot_prompt=False)
     if name == "whisper-nospot":  # free decoding + n-best only, no phrase scoring (the previous default)
         return load_recognizer("whisper", spot_phrases=False)
     if name == "whisper-30s":

@@ -61,3 +61,25 @@ def test_spotting_off_gives_plain_transcripts(labelled):
     plain = load_recognizer("whisper", spot_phrases=False)
     item, pcm = labelled("en-027")
     assert plain.transcribe(pcm, "en").spotted == ()
+
+
+def test_cli_understand_reports_a_spotted_opt_out(tmp_path, labelled):
+    """`callbox voice understand` prints its JSON line; a misheard opt-out comes out as opt_out (unsure)."""
+    import json
+    import subprocess
+    import sys
+
+    from callbox.voice import audio
+
+    item, pcm = labelled("en-027")  # "Quit calling me." heard "We're calling me."
+    path = tmp_path / "quit.wav"
+    audio.write_wav(path, pcm)
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from callbox.cli import main; sys.exit(main())", "voice", "understand",
+         str(path), "--lang", "en", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    row = json.loads(out.stdout.splitlines()[-1])
+    assert set(row) == {"file", "lang", "text", "intent", "confidence"}
+    assert row["intent"] == "opt_out" and row["confidence"] < CONFIRM_BELOW, row

@@ -62,6 +62,7 @@ class WhisperRecognizer:
         prompts: dict[str, str] | None = None,
         spot_phrases: bool = True,
         spot_context: bool = False,
+        spot_prompt: bool = True,
     ) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
@@ -83,6 +84,7 @@ class WhisperRecognizer:
             phrase_score.PhraseSpotter(self._whisper.model, models.whisper_base(), context=spot_context)
             if spot_phrases else None
         )
+        self._spot_prompt = spot_prompt  # score phrases after the initial prompt, as free decoding saw them
         self.spot_ms: deque[int] = deque(maxlen=1000)  # time the grammar pass added, per turn it ran
 
     def _tokenizer(self, language: str):
@@ -187,7 +189,8 @@ class WhisperRecognizer:
         tok = self._tokenizer(language)
         best = [t for t in result.sequences_ids[0] if t < tok.eot] if result.sequences_ids else []
         started = time.monotonic()
-        scores = self._spotter.score(encoded, self._prompt(language), best, texts, frames, language)
+        start = self._prompt(language) if self._spot_prompt else list(tok.sot_sequence) + [tok.no_timestamps]
+        scores = self._spotter.score(encoded, start, best, texts, frames, language)
         if scores:
             self.spot_ms.append(int((time.monotonic() - started) * 1000))
         return scores
