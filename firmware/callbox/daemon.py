@@ -92,8 +92,11 @@ class VoiceStack:
                 spoken_text = text.format(org=org.name_for(language), callback=spoken(org.callback_number, language))
                 self.prompts.render(spoken_text, language)
 
+        from callbox.voice.memory import release_free_memory
+
         with ThreadPoolExecutor(max_workers=len(self.prompts.languages())) as pool:
             list(pool.map(render_all, self.prompts.languages()))
+        release_free_memory()  # the synthesis buffers of a first start (~100 MB) back to the system
 
 
 class ConsentEvidence:
