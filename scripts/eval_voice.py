@@ -22,6 +22,7 @@ import os
 import resource
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="whisper", help="comma list: whisper (beam 4, n-best 4, short context, phrase scoring), whisper-nospot, whisper-context, whisper-greedy, whisper-hotwords, whisper-ctxN (min encoder frames), whisper-30s, sphinx, sphinx-grammar")
     parser.add_argument("--lang", default="zh,en")
     parser.add_argument("--subset", action="store_true", help="only the rows marked subset=1 (the pytest subset)")
+    parser.add_argument("--labels", help="another labelled CSV in the same format (e.g. tests/data/voice_stress.csv)")
     parser.add_argument("--json", help="write the summaries here")
     parser.add_argument("--misses", action="store_true", help="print every miss")
     parser.add_argument("--tune", action="store_true",
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     from callbox.voice.metrics import Scores
 
     languages = tuple(args.lang.split(","))
-    items = evalset.load(subset=args.subset, languages=languages)
+    items = evalset.load(Path(args.labels) if args.labels else None, subset=args.subset, languages=languages)
     voices = evalset.Voices()
     t = time.monotonic()
     pcm = {item.id: evalset.render(item, voices) for item in items}

@@ -118,3 +118,9 @@ def test_spotted_evidence_never_overrides_a_clear_reading_or_creates_consent():
     # Only opt-out phrases count: a spotted phrase the rules do not read as opt-out changes nothing.
     assert classify_hypotheses("We meet alone.", (), "en", ("Yes.", "No problem.")).name != "opt_out"
     assert classify_hypotheses("嗯", (), "zh", ("好的",)).name != "opt_out"
+
+
+def test_benign_idiom_survives_sound_alike_repair():
+    """别大找医生 is repaired to 别打扰医生 ("don't disturb the doctor"): still benign, not an opt-out."""
+    assert classify("别大找医生为。", "zh").name != "opt_out"
+    assert classify("别大找我", "zh").name == "opt_out"

@@ -170,7 +170,9 @@ def classify(text: str, language: str) -> Intent:
 def _classify_zh(t: str) -> Intent:
     from callbox.dialogs.phonetic import repair
 
-    benign = repair(ZH_BENIGN.sub("，", t))
+    # Benign idioms are blanked again after the sound-alike repair: 别大找医生 is repaired to 别打扰医生, which
+    # is "don't disturb the doctor", not "don't disturb me".
+    benign = ZH_BENIGN.sub("，", repair(ZH_BENIGN.sub("，", t)))
     bare = benign.strip("，,.!?;: ")
     rules = (
         (ZH_STOP_RECORDING, "stop_recording", 1.0),
