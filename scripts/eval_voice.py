@@ -160,12 +160,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def tune(args) -> int:
-    """Phrase scoring thresholds (voice/phrase_score.py: MIN_SCORE, MIN_MARGIN) from the tuning half only.
+    """Phrase scoring thresholds (voice/phrase_score.py: MIN_SCORE, MIN_MARGIN, MAX_DOUBT) from tuning halves.
 
-    Every tuning-half utterance is recognised once; for each one free decoding does not already read as
-    opt-out, the candidate phrases' scores are kept. Then a grid of (min score, min margin) is swept:
-    most opt-outs found, then fewest benign replies asked, then — among equals — the thresholds in the
-    middle of the tied score range and the highest margin (the most conservative).
+    Every tuning-half utterance (of the evaluation set, and of --labels if given) is recognised once; for
+    each one free decoding does not already read as opt-out, the candidate phrases' scores are kept. Then
+    a grid of (min score, min margin, max doubt) is swept: most opt-outs found, then fewest benign replies
+    asked, then — among equals — the middle of the tied score range, the highest margin and the middle of
+    the tied doubt range. Both languages share one set (the same model's log-probabilities).
     """
     from callbox.dialogs.intents import classify_hypotheses
     from callbox.voice import evalset
@@ -173,42 +174,48 @@ def tune(args) -> int:
 
     languages = tuple(args.lang.split(","))
     items = [i for i in evalset.load(languages=languages) if evalset.half(i) == "tune"]
+    if args.labels:  # e.g. the stress set of benign near-misses: its tuning half joins
+        items += [i for i in evalset.load(Path(args.labels), languages=languages) if evalset.half(i) == "tune"]
     voices = evalset.Voices()
     engine = make_engine(args.engines.split(",")[0], languages[0])
-    rows = []  # (language, group, base opt-out?, [(score, margin)])
+    rows = []  # (language, group, base opt-out?, [(score, margin, doubt)])
     for item in items:
         transcript, scores = engine.transcribe_scored(evalset.render(item, voices), item.lang)
         base = classify_hypotheses(transcript.text, transcript.alternatives, item.lang).name == "opt_out"
-        rows.append((item.lang, item.group, base, [(p.score, p.margin) for p in scores]))
+        rows.append((item.lang, item.group, base, [(p.score, p.margin, p.doubt) for p in scores]))
         if scores:
-            print(f"  {item.id} {item.group:8} {item.text!r} heard {transcript.text!r}: "
+            print(f"  {item.id} {item.group:8} {item.text!r} heard {transcript.text!r} (doubt {scores[0].doubt:.2f}): "
                   + ", ".join(f"{p.phrase} d{p.distance:.2f} s{p.score:.2f} m{p.margin:.2f}" for p in scores), flush=True)
     grid = []
     for smin in [x / 20 for x in range(-40, 1)]:
         for mmin in [x / 10 for x in range(-20, 4)]:
-            hits = asks = 0
-            per_lang = {lang: [0, 0, 0, 0] for lang in languages}  # hits, opt-outs, asks, benign
-            for lang, group, base, scores in rows:
-                flag = any(s >= smin and m >= mmin for s, m in scores)
-                counts = per_lang[lang]
-                if group == "opt_out":
-                    counts[0] += base or flag
-                    counts[1] += 1
-                    hits += base or flag
-                elif group == "benign":
-                    counts[2] += flag and not base
-                    counts[3] += 1
-                    asks += flag and not base
-            grid.append((hits, -asks, smin, mmin, per_lang))
+            for dmax in [x / 10 for x in range(-30, 1)]:
+                hits = asks = 0
+                per_lang = {lang: [0, 0, 0, 0] for lang in languages}  # hits, opt-outs, asks, benign
+                for lang, group, base, scores in rows:
+                    flag = any(s >= smin and m >= mmin and d <= dmax for s, m, d in scores)
+                    counts = per_lang[lang]
+                    if group == "opt_out":
+                        counts[0] += base or flag
+                        counts[1] += 1
+                        hits += base or flag
+                    elif group == "benign":
+                        counts[2] += flag and not base
+                        counts[3] += 1
+                        asks += flag and not base
+                grid.append((hits, -asks, smin, mmin, dmax, per_lang))
     best_hits, best_asks = max((g[0], g[1]) for g in grid)
     tied = [g for g in grid if (g[0], g[1]) == (best_hits, best_asks)]
     smins = sorted({g[2] for g in tied})
     smin = smins[len(smins) // 2]
     mmin = max(g[3] for g in tied if g[2] == smin)
-    chosen = next(g for g in tied if g[2] == smin and g[3] == mmin)
+    dmaxes = sorted({g[4] for g in tied if g[2] == smin and g[3] == mmin})
+    dmax = dmaxes[len(dmaxes) // 2]
+    chosen = next(g for g in tied if g[2] == smin and g[3] == mmin and g[4] == dmax)
     print(f"tuning half: {len(rows)} utterances; best: {best_hits} opt-outs found, {-best_asks} benign asked;"
-          f" tied score range {smins[0]}..{smins[-1]}; chosen MIN_SCORE {smin} MIN_MARGIN {mmin}")
-    for lang, (h, n, a, b) in chosen[4].items():
+          f" tied score range {smins[0]}..{smins[-1]}, doubt range {dmaxes[0]}..{dmaxes[-1]};"
+          f" chosen MIN_SCORE {smin} MIN_MARGIN {mmin} MAX_DOUBT {dmax}")
+    for lang, (h, n, a, b) in chosen[5].items():
         print(f"  {lang}: recall {h}/{n}, asked {a}/{b} benign")
     return 0
 

@@ -83,3 +83,21 @@ def test_cli_understand_reports_a_spotted_opt_out(tmp_path, labelled):
     row = json.loads(out.stdout.splitlines()[-1])
     assert set(row) == {"file", "lang", "text", "intent", "confidence"}
     assert row["intent"] == "opt_out" and row["confidence"] < CONFIRM_BELOW, row
+
+
+@pytest.mark.parametrize("phrase_lp,hyp_lp,spotted", [
+    ([-11.7, 0.0, 0.0, -0.4], [-0.5, -1.0, 0.0, -0.1, -0.3], True),   # "Quit calling me." vs a doubtful "We're calling me."
+    ([-11.7, 0.0, 0.0, -0.4], [-0.05, -0.1, 0.0, -0.1, -0.02], False),  # the same, but Whisper was sure of every token
+    ([-9.0, -4.0, -0.1, -0.2], [-0.5, -1.0, 0.0, -0.1, -0.3], False),  # two unlikely tokens: a different sentence
+    ([-3.0, -0.9, -1.2, -0.8], [-0.5, -1.0, 0.0, -0.1, -0.3], False),  # everything mediocre: below the score floor
+])
+def test_spotting_rule(phrase_lp, hyp_lp, spotted):
+    """One unlikely token is forgiven (the misheard word); more is not; a hypothesis Whisper was sure of
+    is not second-guessed. Scores are token log-probabilities as the decoder gives them."""
+    spotter = phrase_score.PhraseSpotter(None, models.whisper_base())
+    spotter.align = lambda encoded, start, sequences, frames: [phrase_lp, hyp_lp]
+    import numpy as np
+
+    scores = spotter.score(np.zeros((1, 500, 8), dtype=np.float32), [1], [5, 6, 7, 8, 9], ["We're calling me."], 200, "en",
+                           candidates=[(0.27, "Quit calling me.")])
+    assert [s.spotted for s in scores] == [spotted], scores

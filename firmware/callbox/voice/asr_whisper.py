@@ -11,6 +11,11 @@ The language is always forced, output length is capped (Whisper loops on unclear
 steered to simplified characters by the initial prompt and a small traditional→simplified table, and
 well-known hallucinations on noise ("谢谢观看", "Thank you.") are dropped when Whisper itself thinks
 there was no speech.
+
+On short turns that free decoding does not read as an opt-out, a grammar pass (:mod:`phrase_score`)
+forces the canonical opt-out phrases that sound like the transcript through the decoder, reusing this
+turn's encoder output; the ones the audio supports come back in ``Transcript.spotted`` (evidence for an
+unsure opt-out; ``spot_phrases=False`` turns it off).
 """
 
 from __future__ import annotations

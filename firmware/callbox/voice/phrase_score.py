@@ -44,6 +44,10 @@ MAX_DISTANCE = {"en": 0.4, "zh": 0.4}
 # on the pooled tuning half: scripts/eval_voice.py --tune.
 MIN_SCORE = -0.85  # the phrase's own score (mean token log-probability without its worst token)
 MIN_MARGIN = -0.6  # phrase score minus the same score of the best free hypothesis
+# Only second-guess a hypothesis Whisper itself was unsure of: its least likely token must be at most
+# this log-probability. A clear "Keep calling me." or "No more questions." is not re-read as "Stop
+# calling me." / "No more calls." (one different key word is exactly what the score above forgives).
+MAX_DOUBT = -0.2
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class PhraseScore:
     score: float  # mean token log-probability without the worst token
     margin: float  # score minus the same score of the best free hypothesis
     spotted: bool
+    doubt: float = 0.0  # log-probability of the free hypothesis' least likely token
 
 
 def fixed_tokenizer(model_dir: Path | str):
@@ -259,7 +264,8 @@ class PhraseSpotter:
 
     def score(self, encoded, start: list[int], hypothesis_tokens: list[int], hypotheses: Sequence[str],
               num_frames: int, language: str, candidates: list[tuple[float, str]] | None = None,
-              min_score: float | None = None, min_margin: float | None = None) -> list[PhraseScore]:
+              min_score: float | None = None, min_margin: float | None = None,
+              max_doubt: float | None = None) -> list[PhraseScore]:
         """Score the candidate phrases (default: :meth:`candidates`) against the best free hypothesis.
 
         ``encoded`` is the encoder output (batch 1, any frames); only the first ``num_frames // 2 + 50``
@@ -279,12 +285,14 @@ class PhraseSpotter:
             sequences.append(list(hypothesis_tokens))
         logprobs = self.align(array, start, sequences, min(num_frames, 2 * keep))
         reference = robust_score(logprobs[-1]) if hypothesis_tokens else -1.0
+        doubt = min(logprobs[-1]) if hypothesis_tokens and logprobs[-1] else -30.0
+        unsure = doubt <= (MAX_DOUBT if max_doubt is None else max_doubt)
         out = []
         for (d, phrase), (_, first, end), lp in zip(candidates, placed, logprobs):
             s = robust_score(lp[first:end])
             margin = s - reference
-            spotted = (s >= (MIN_SCORE if min_score is None else min_score)
+            spotted = (unsure and s >= (MIN_SCORE if min_score is None else min_score)
                        and margin >= (MIN_MARGIN if min_margin is None else min_margin))
-            out.append(PhraseScore(phrase, round(d, 3), round(s, 3), round(margin, 3), spotted))
+            out.append(PhraseScore(phrase, round(d, 3), round(s, 3), round(margin, 3), spotted, round(doubt, 3)))
         out.sort(key=lambda p: (not p.spotted, -p.score))
         return out
