@@ -170,7 +170,6 @@ def tune(args) -> int:
     """
     from callbox.dialogs.intents import classify_hypotheses
     from callbox.voice import evalset
-    from callbox.voice.asr import load_recognizer
 
     languages = tuple(args.lang.split(","))
     items = [i for i in evalset.load(languages=languages) if evalset.half(i) == "tune"]
