@@ -51,3 +51,21 @@ def test_piper_sessions_give_working_memory_back(piper_en):
     assert options.enable_mem_pattern is False
     samples, rate = piper_en.synthesize("Hello.")
     assert rate == 22050 and samples.size > rate // 10
+
+
+def test_the_image_zh_voice_is_found_where_fetch_models_puts_it(tmp_path, monkeypatch):
+    """fetch-models.sh keeps the vendor's file name (piper/zh_CN-….onnx); the daemon must still pick it,
+    or zh silently falls back to the development voice (TensorFlow, non-commercial)."""
+    from callbox.voice import models
+
+    image = tmp_path / "image"
+    (image / "piper").mkdir(parents=True)
+    for name in ("zh_CN-callbox-licensed.onnx", "zh_CN-callbox-licensed.onnx.json", "en_US-ljspeech-medium.onnx"):
+        (image / "piper" / name).write_bytes(b"")
+    monkeypatch.setattr(models, "IMAGE_MODELS", image)
+    monkeypatch.setenv("CALLBOX_MODELS", str(tmp_path / "empty"))
+    assert models.piper_voice_zh() == image / "piper" / "zh_CN-callbox-licensed.onnx"
+    assert models.piper_voice_en().name == "en_US-joe-medium.onnx"  # an .onnx without its .json is not a voice
+    monkeypatch.setenv("CALLBOX_MODELS", str(image))
+    (image / "piper" / "zh.onnx").write_bytes(b"")  # the explicit name wins
+    assert models.piper_voice_zh() == image / "piper" / "zh.onnx"

