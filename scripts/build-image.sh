@@ -41,7 +41,9 @@ cleanup() {  # leave no mounts or loop devices behind when a stage fails
     for fs in etc/resolv.conf dev/pts dev proc sys boot/firmware; do umount "$ROOT/$fs" 2>/dev/null || true; done
     umount "$ROOT" 2>/dev/null || true
   fi
-  if [ -f "$WORK/loopdev" ] && losetup "$(cat "$WORK/loopdev")" >/dev/null 2>&1; then losetup -d "$(cat "$WORK/loopdev")" || true; fi
+  if [ -f "$WORK/loopdev" ]; then
+    while read -r dev; do losetup "$dev" >/dev/null 2>&1 && { losetup -d "$dev" || true; }; done < "$WORK/loopdev"
+  fi
 }
 on_exit() {
   local status=$?

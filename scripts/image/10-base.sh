@@ -17,13 +17,14 @@ else
   xz -dc "$CACHE/$(basename "$RPIOS_URL")" > "$IMG"
   truncate -s "+${IMAGE_GROW_MB}M" "$IMG"
   parted -s "$IMG" resizepart 2 100%
-  LOOP=$(losetup -Pf --show "$IMG")
-  echo "$LOOP" > "$WORK/loopdev"
-  e2fsck -fy "${LOOP}p2" >/dev/null || true
-  resize2fs "${LOOP}p2" >/dev/null
+  ROOT_LOOP=$(attach_part "$IMG" 2)
+  BOOT_LOOP=$(attach_part "$IMG" 1)
+  printf '%s\n%s\n' "$ROOT_LOOP" "$BOOT_LOOP" > "$WORK/loopdev"   # root first: 40-pack shrinks it
+  e2fsck -fy "$ROOT_LOOP" >/dev/null || true
+  resize2fs "$ROOT_LOOP" >/dev/null
   mkdir -p "$ROOT"
-  mount "${LOOP}p2" "$ROOT"
-  mount "${LOOP}p1" "$ROOT/boot/firmware"
+  mount "$ROOT_LOOP" "$ROOT"
+  mount "$BOOT_LOOP" "$ROOT/boot/firmware"
   for fs in dev dev/pts proc sys; do mount --bind "/$fs" "$ROOT/$fs"; done
 fi
 if [ "$(uname -m)" != aarch64 ]; then
@@ -38,7 +39,7 @@ PKGS="python3-venv python3-dev build-essential pkg-config swig
   libasound2-dev libssl-dev libopus-dev libsrtp2-dev uuid-dev
   espeak-ng sox libsndfile1 network-manager i2c-tools sqlite3 unzip"
 RPI_PKGS="python3-lgpio"   # from archive.raspberrypi.com, which Raspberry Pi OS has in its sources
-if [ "${ROOT_READY:-0}" = 1 ]; then
+if [ "${SKIP_RPI_PKGS:-${ROOT_READY:-0}}" = 1 ]; then   # rehearsal on plain Debian: see rehearse-arm64.sh
   for p in $RPI_PKGS; do
     if in_root apt-cache show "$p" >/dev/null 2>&1; then PKGS="$PKGS $p"
     else say "WARNING: $p is not in this root's archives (plain Debian?): skipped in this rehearsal"; fi

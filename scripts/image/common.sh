@@ -9,6 +9,7 @@ WORK=${WORK:-$REPO/build/image}
 CACHE=${CACHE:-$WORK/cache}
 ROOT=${ROOT:-$WORK/root}
 BOOT=${BOOT:-$ROOT/boot/firmware}
+VERSION=${VERSION:-$(sed -n 's/^version = "\(.*\)"/\1/p' "$REPO/pyproject.toml" | head -1)}
 # Pinned inputs (image, pjproject): see pins.env; model pins: models.lock.
 # shellcheck source=pins.env
 . "$REPO/scripts/image/pins.env"
@@ -19,7 +20,7 @@ need() { for c in "$@"; do command -v "$c" >/dev/null 2>&1 || die "needs '$c' (a
 pkg_for() {
   case "$1" in
     qemu-aarch64-static) echo qemu-user-static binfmt-support ;;
-    parted) echo parted ;; resize2fs|e2fsck) echo e2fsprogs ;; xz) echo xz-utils ;;
+    parted) echo parted ;; sfdisk) echo fdisk ;; resize2fs|e2fsck|dumpe2fs) echo e2fsprogs ;; xz) echo xz-utils ;;
     systemd-sysusers|systemctl) echo systemd ;; *) echo "$1" ;;
   esac
 }
@@ -37,6 +38,21 @@ fetch() {
   curl -fL --retry 3 -o "$dest.part" "$url"
   sha256_ok "$dest.part" "$sha" || { rm -f "$dest.part"; die "checksum mismatch for $url (expected $sha): not using it"; }
   mv "$dest.part" "$dest"
+}
+
+# part_geometry IMG N: "START SIZE" of partition N in bytes (parted's machine-readable listing).
+part_geometry() {
+  parted -ms "$1" unit B print | awk -F: -v n="$2" '$1 == n {sub(/B$/, "", $2); sub(/B$/, "", $4); print $2, $4}'
+}
+# attach_part IMG N: a loop device for partition N alone (offset + size limit). Not `losetup -P`: its
+# /dev/loopXpN nodes need udev, which containers and many CI runners do not have.
+attach_part() {
+  local geo
+  geo=$(part_geometry "$1" "$2")
+  [ -n "$geo" ] || die "$1 has no partition $2"
+  # shellcheck disable=SC2086  # geo is "START SIZE"
+  set -- "$1" $geo
+  losetup -f --show -o "$2" --sizelimit "$3" "$1"
 }
 
 # in_root CMD...: run inside the image (chroot; qemu-user-static makes aarch64 binaries run on x86_64).

@@ -40,7 +40,7 @@ done
 [ "$(id -u)" -eq 0 ] || die "run as root (chroot, bind mounts)"
 need mmdebstrap chroot mount git python3
 mkdir -p "$WORK" "$CACHE" "$LOGS" "$WORK/out"
-STEPS="root 10 20 25 30 smoke"
+STEPS="root 10 20 25 30 smoke image"
 wanted() {  # wanted STEP: in --only, or at/after --from
   if [ -n "$ONLY" ]; then [ "$1" = "$ONLY" ]; return; fi
   local s seen=0; for s in $STEPS; do [ "$s" = "$FROM" ] && seen=1; [ "$s" = "$1" ] && return $((1 - seen)); done
@@ -65,7 +65,6 @@ bind() {
   local fs
   for fs in $BINDS; do mountpoint -q "$ROOT/$fs" || mount --bind "/$fs" "$ROOT/$fs"; done
 }
-trap unbind EXIT
 
 # -- the stand-in root: arm64 Debian Bookworm with what Raspberry Pi OS Lite already has --------------
 if wanted root; then
@@ -75,10 +74,13 @@ if wanted root; then
     bookworm "$ROOT" "$MIRROR"
 fi
 [ -x "$ROOT/usr/bin/apt-get" ] || die "no root at $ROOT: run the root step first"
-bind
-if [ "${HOST_CA:-0}" = 1 ] && compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
-  cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
-  in_root update-ca-certificates >/dev/null
+if wanted 10 || wanted 20 || wanted 25 || wanted 30 || wanted smoke; then
+  bind
+  trap unbind EXIT
+  if [ "${HOST_CA:-0}" = 1 ] && compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+    in_root update-ca-certificates >/dev/null
+  fi
 fi
 
 wanted 10 && timed 10-base "$REPO/scripts/image/10-base.sh"
@@ -114,5 +116,62 @@ if wanted smoke; then
   timed smoke in_root "$py" /tmp/pjsua2-smoke.py
   cat "$LOGS/smoke.log"
   in_root sh -c "file -L \$($py -c 'import _pjsua2; print(_pjsua2.__file__)')" | tee -a "$LOGS/smoke.log"
+fi
+# -- the image mechanics of stages 10 and 40 (loop devices, grow, mount, shrink, pack) ---------------
+# A stand-in for the Raspberry Pi OS image: boot (FAT) + root (ext4) partitions, the root filesystem
+# being the rehearsal root without what stages 20-30 added. Then 10-base, 30-callbox and 40-pack run
+# on it as in a release build (WORK=$WORK/image), ending in an .img.xz that must list both partitions.
+make_standin_image() {
+  local stage=$WORK/image-stage img=$WORK/image-standin.img boot_mb=256 root_mb
+  rm -rf "$stage" && mkdir -p "$stage"
+  tar -C "$ROOT" --one-file-system --exclude=./usr/src --exclude=./opt/callbox --exclude='./usr/local/lib/*' \
+    --exclude='./usr/local/include/*' --exclude='./usr/local/bin/*' \
+    --exclude='./tmp/*' --exclude='./var/cache/apt/archives/*.deb' -cf - . | tar -C "$stage" -xf -
+  mkdir -p "$stage/boot/firmware" "$stage/dev" "$stage/proc" "$stage/sys"
+  rm -f "$stage/etc/resolv.conf.build" "$stage/usr/bin/qemu-aarch64-static"
+  root_mb=$(( $(du -sm "$stage" | cut -f1) * 12 / 10 + 64 ))
+  rm -f "$img" "$img.boot" "$img.root"
+  truncate -s "${boot_mb}M" "$img.boot"
+  if grep -qw vfat /proc/filesystems || modprobe vfat 2>/dev/null; then
+    mkfs.vfat -n bootfs "$img.boot" >/dev/null
+  else  # e.g. a container whose kernel has no FAT driver: the boot partition's type is not under test
+    say "WARNING: this kernel cannot mount vfat: the stand-in boot partition is ext2"
+    mkfs.ext2 -q -L bootfs "$img.boot"
+  fi
+  truncate -s "${root_mb}M" "$img.root" && mkfs.ext4 -q -L rootfs -d "$stage" "$img.root"
+  truncate -s $(( 4 + boot_mb + root_mb ))M "$img"
+  printf 'label: dos\nstart=8192, size=%s, type=c\nstart=%s, type=83\n' \
+    $(( boot_mb * 2048 )) $(( 8192 + boot_mb * 2048 )) | sfdisk -q "$img"
+  dd if="$img.boot" of="$img" bs=1M seek=4 conv=notrunc,sparse status=none
+  dd if="$img.root" of="$img" bs=1M seek=$(( 4 + boot_mb )) conv=notrunc,sparse status=none
+  rm -rf "$img.boot" "$img.root" "$stage"
+  xz -T0 -1 -f "$img"   # -> $img.xz
+}
+image_cleanup() {  # what build-image.sh does when a stage fails: no mounts or loop devices left behind
+  local r=$WORK/image/root fs dev
+  for fs in etc/resolv.conf dev/pts dev proc sys boot/firmware ""; do
+    mountpoint -q "$r/$fs" 2>/dev/null && umount "$r/$fs"
+  done
+  if [ -f "$WORK/image/loopdev" ]; then
+    while read -r dev; do losetup "$dev" >/dev/null 2>&1 && losetup -d "$dev"; done < "$WORK/image/loopdev"
+  fi
+  return 0
+}
+if wanted image; then
+  need mkfs.vfat sfdisk parted mkfs.ext4 xz
+  if [ -f "$WORK/image-standin.img.xz" ]; then say "reusing $WORK/image-standin.img.xz (delete it to rebuild)"
+  else timed image-standin make_standin_image; fi
+  img_env=(env WORK="$WORK/image" CACHE="$WORK" ROOT="$WORK/image/root" ROOT_READY=0
+           RPIOS_URL="file://$WORK/image-standin.img.xz" SKIP_RPI_PKGS=1 MODELS_DIR= RELEASE_SRC=)
+  mkdir -p "$WORK/image"
+  trap 'unbind; image_cleanup' EXIT
+  timed image-10-base "${img_env[@]}" "$REPO/scripts/image/10-base.sh"
+  timed image-30-callbox "${img_env[@]}" "$REPO/scripts/image/30-callbox.sh"
+  timed image-40-pack "${img_env[@]}" "$REPO/scripts/image/40-pack.sh"
+  out=$(ls "$WORK"/image/out/callbox-*-rpios-bookworm-arm64.img.xz)
+  (cd "$(dirname "$out")" && sha256sum -c "$(basename "$out").sha256")
+  xz -dc "$out" | head -c 1M > "$WORK/image/mbr.bin" || true
+  sfdisk -l "$WORK/image/mbr.bin" | tee -a "$LOGS/image-40-pack.log"
+  say "image $(du -h "$out" | cut -f1): $out"
 fi
 say "done; times in $LOGS/times.txt"
