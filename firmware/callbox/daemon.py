@@ -309,6 +309,8 @@ class CallBox:
         self.line_listeners: list[Callable[[LineEvent], None]] = []
         self.line_listeners.extend(panel_line_listeners(self.store))  # LineStatus rows for the panel's live view
         self.call_listeners: list[Callable[[str, str, dict], None]] = []
+        self._calls_up = 0  # outbound calls in progress; memory is trimmed when the last one ends
+        self._calls_lock = threading.Lock()
 
     # -- wiring ----------------------------------------------------------------------------------
     def add_line(self, line: Line) -> None:
@@ -452,10 +454,21 @@ class CallBox:
 
         t_dial = time.monotonic()
         self._notify(number, "dialing", {"line": line.line_id})
-        control = line.dial(permit, session)
-        worker = threading.Thread(target=session.run, args=(control,), name=f"call-{call.id}", daemon=True)
-        worker.start()
-        worker.join()
+        with self._calls_lock:
+            self._calls_up += 1
+        try:
+            control = line.dial(permit, session)
+            worker = threading.Thread(target=session.run, args=(control,), name=f"call-{call.id}", daemon=True)
+            worker.start()
+            worker.join()
+        finally:
+            with self._calls_lock:
+                self._calls_up -= 1
+                idle = self._calls_up == 0
+            if idle:  # the call's ASR/TTS working buffers (35-110 MB) back to the system between calls
+                from callbox.voice.memory import release_free_memory
+
+                release_free_memory()
         facts = dialog.facts
         result.dialed = True
         result.ai_disclosed = facts.ai_disclosed
