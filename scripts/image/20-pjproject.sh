@@ -34,12 +34,14 @@ run_logged "$LOGS/20-pjproject-build.log" in_root sh -c "cd $SRC && CFLAGS='-O2 
   --prefix=/usr/local --enable-shared --disable-video --disable-sound --disable-opencore-amr --disable-silk \
   --disable-sdl --disable-ffmpeg --disable-v4l2 \
   && make -j\$(nproc) dep && make -j\$(nproc) && make install && ldconfig"
+# Python's own CFLAGS carry -g: without the strip _pjsua2*.so is 32 MB instead of 5 MB (wheel 9.4 -> 1.3 MB).
 say "building the pjsua2 Python wheel (log: $LOGS/20-pjsua2-wheel.log)"
 mkdir -p "$ROOT/opt/callbox/wheels"
 rm -f "$ROOT"/opt/callbox/wheels/pjsua2-*.whl
 run_logged "$LOGS/20-pjsua2-wheel.log" in_root sh -c "rm -rf /tmp/pjbuild && python3 -m venv /tmp/pjbuild \
   && /tmp/pjbuild/bin/pip install setuptools wheel \
   && cd $SRC/pjsip-apps/src/swig/python && make PYTHON_EXE=/tmp/pjbuild/bin/python \
+  && strip --strip-debug build/lib.*/_pjsua2*.so \
   && /tmp/pjbuild/bin/python setup.py bdist_wheel -d /opt/callbox/wheels && rm -rf /tmp/pjbuild"
 ls "$ROOT"/opt/callbox/wheels/pjsua2-*.whl >/dev/null 2>&1 || die "no pjsua2 wheel was produced"
 say "pjsua2 wheel: $(basename "$ROOT"/opt/callbox/wheels/pjsua2-*.whl)"
