@@ -30,7 +30,8 @@ if [ "$arch" != "x86_64" ]; then
 fi
 
 # --- Debian packages ------------------------------------------------------------------------------
-APT_PACKAGES=(espeak-ng sox sip-tester chromium fonts-wqy-microhei systemd libsndfile1)
+# shellcheck: the tests lint the SD image stage scripts with it.
+APT_PACKAGES=(espeak-ng sox sip-tester chromium fonts-wqy-microhei systemd libsndfile1 shellcheck)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ] && [ -z "${CALLBOX_SKIP_APT:-}" ]; then
