@@ -374,7 +374,10 @@ class ModemEmulator:
                 if self._audio_streaming():
                     timeout = min(timeout, max(0.0, self._next_audio_tick - now))
                 watch = {fds[0]: name for name, fds in self._fds.items()}
-            readable, _, _ = select.select([self._wake_r, *watch], [], [], timeout)
+            try:
+                readable, _, _ = select.select([self._wake_r, *watch], [], [], timeout)
+            except (OSError, ValueError):
+                continue  # a pty was unplugged (closed) since `watch` was taken: look again
             with self._lock:
                 if not self._running:
                     return
