@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import wave
 from pathlib import Path
@@ -13,22 +12,13 @@ from callbox.cli import recordings as cli
 from callbox.recordings.keystore import KeyStore, WrongPassphrase
 from callbox.recordings.recorder import Recorder, interleave
 from callbox.recordings.stream import decrypt
-from rec_support import PASSPHRASE
+from rec_support import PASSPHRASE, run_cli
 
 NEW = "another long recording passphrase"
 CALLEE, BOX = bytes(range(256)) + bytes(64), bytes(range(255, -1, -1)) + bytes(64)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="callbox")
-    p.add_argument("--data", type=Path, required=True)
-    cli.register(p.add_subparsers(dest="command", required=True))
-    return p
-
-
-def run(data: Path, *argv: str) -> int:
-    args = parser().parse_args(["--data", str(data), *argv])
-    return args.func(args)
+run = run_cli
 
 
 @pytest.fixture

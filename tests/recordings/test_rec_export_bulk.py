@@ -3,7 +3,6 @@ panel admins, sealed recordings and transcripts."""
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import wave
@@ -23,23 +22,14 @@ from callbox.store import audit
 from callbox.store import models as m
 from callbox.store.db import open_store
 from callbox.store.models_panel import PanelUser
-from rec_support import PASSPHRASE
+from rec_support import PASSPHRASE, run_cli
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)
 WORDS = "Yes, I will be there at three."
 FRAME = bytes(range(256)) + bytes(64)
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="callbox")
-    p.add_argument("--data", type=Path, required=True)
-    cli.register(p.add_subparsers(dest="command", required=True))
-    return p
-
-
-def run(data: Path, *argv: str) -> int:
-    args = parser().parse_args(["--data", str(data), *argv])
-    return args.func(args)
+run = run_cli
 
 
 @pytest.fixture

@@ -93,36 +93,37 @@ def stream_wav(stream: DecryptStream, write: Callable[[bytes], Any]) -> None:
         write(chunk)
 
 
+def _write_new(out: Path, fill: Callable[[int], None]) -> FileInfo:
+    """Create ``out`` (never overwriting), let ``fill(fd)`` write it, fsync; on any error remove it."""
+    fd = _new_file(out)
+    try:
+        fill(fd)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        out.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    return FileInfo(out.name, sha256_file(out), out.stat().st_size)
+
+
 def write_wav(stream: DecryptStream, out: Path) -> FileInfo:
     """Stream a WAV into a new file; on a verification error remove the file and re-raise."""
     rate, channels = _wav_format(stream)
-    fd = _new_file(out)
-    try:
+
+    def fill(fd: int) -> None:
         _write_all(fd, wav_header(stream.expected_bytes, rate, channels))
         for chunk in stream:
             _write_all(fd, chunk)
         if stream.plain_bytes != stream.expected_bytes:  # salvage stopped early: fix the lengths
             os.pwrite(fd, wav_header(stream.plain_bytes, rate, channels), 0)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        out.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    return FileInfo(out.name, sha256_file(out), out.stat().st_size)
+
+    return _write_new(out, fill)
 
 
 def write_json(out: Path, obj: Any) -> FileInfo:
-    fd = _new_file(out)
-    try:
-        _write_all(fd, (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8"))
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        out.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    return FileInfo(out.name, sha256_file(out), out.stat().st_size)
+    data = (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    return _write_new(out, lambda fd: _write_all(fd, data))
 
 
 def call_files(folder: Path, stem: str) -> tuple[Path | None, Path | None]:
