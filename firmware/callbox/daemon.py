@@ -24,6 +24,7 @@ from callbox.dialogs.dialog import OutboundDialog
 from callbox.dialogs.script import Script, load_script
 from callbox.dialogs.session import CallSession
 from callbox.lines.base import CallEnd, Line, LineEvent
+from callbox.recordings.names import recording_name, transcript_name
 from callbox.store import audit, queries
 from callbox.store import models as m
 from callbox.store.db import Store, open_store
@@ -337,7 +338,7 @@ class CallBox:
         if not keys.exists():
             log.warning("call %s: no recording keys (run `callbox keys init`), so its transcript is not kept", call.id)
             return None
-        path = self.data_dir / "recordings" / transcript.transcript_name(call.id)
+        path = self.data_dir / "recordings" / transcript_name(call.id)
         metadata = {"call_id": call.id, "created_at": call.started_at.isoformat(), "industry": self.org.industry}
         try:
             public = keys.public_key()
@@ -355,7 +356,7 @@ class CallBox:
         if not keys.exists():
             return None
         public = keys.public_key()
-        path = self.data_dir / "recordings" / f"call-{call_id:06d}.cbr"
+        path = self.data_dir / "recordings" / recording_name(call_id)
 
         def make() -> Recorder:
             metadata = {"call_id": call_id, "created_at": self.clock.now().isoformat(), "industry": self.org.industry}
@@ -492,7 +493,7 @@ class CallBox:
             call.outcome = result.outcome
             call.transcript_file = transcript_file
             call.recording_consent = evidence.value
-            recording_path = self.data_dir / "recordings" / f"call-{call.id:06d}.cbr"
+            recording_path = self.data_dir / "recordings" / recording_name(call.id)
             call.recording_file = recording_path.name if recording_path.exists() else None
             call.save()
             m.Attempt.update(outcome=result.outcome or result.end).where(m.Attempt.id == attempt_id).execute()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from callbox.clock import FixedClock
 from callbox.provision import init_box
-from callbox.recordings import transcript
+from callbox.recordings import names, transcript
 from callbox.recordings.keystore import KeyStore
 from callbox.recordings.stream import RecordingWriter
 from callbox.recordings.policy import place_hold
@@ -28,10 +28,10 @@ def test_erasure_shreds_recordings_and_transcripts_of_the_persons_calls(tmp_path
     for phone in (ERASED, ERASED, HELD, OTHER):
         attempt = m.Attempt.create(phone=phone, purpose="reminder", at=T0)
         call = m.Call.create(attempt=attempt, line_id="sip1", started_at=T0)
-        name = transcript.transcript_name(call.id)
+        name = names.transcript_name(call.id)
         transcript.write(data / "recordings" / name, [{"who": "callee", "text": "我的名字是王小明"}], pub.key,
                          pub.key_id, {"call_id": call.id, "created_at": T0.isoformat()})
-        audio = f"call-{call.id:06d}.cbr"
+        audio = names.recording_name(call.id)
         writer = RecordingWriter(data / "recordings" / audio, pub.key, pub.key_id,
                                  {"call_id": call.id, "created_at": T0.isoformat()})
         writer.write(b"\x01\x02" * 4000)

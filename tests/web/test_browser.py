@@ -299,7 +299,7 @@ def test_recording_opens_only_after_a_purpose(browser, panel):
 
 
 def test_transcript_is_locked_until_purpose_and_passphrase(browser, panel):
-    from callbox.recordings import transcript
+    from callbox.recordings import names, transcript
     from callbox.recordings.keystore import KdfParams, KeyStore
     from callbox.store import models as m
 
@@ -316,7 +316,7 @@ def test_transcript_is_locked_until_purpose_and_passphrase(browser, panel):
     call = m.Call.create(attempt=attempt, line_id="sip1", started_at=now, answered_at=now, recording="on",
                          outcome="confirmed")
     said = "好的，我明天下午三点准时到"
-    call.transcript_file = transcript.transcript_name(call.id)
+    call.transcript_file = names.transcript_name(call.id)
     call.save()
     transcript.write(data / "recordings" / call.transcript_file,
                      [{"who": "box", "text": "您好，这里是阳光口腔诊所"},

@@ -241,7 +241,7 @@ TURNS = [{"who": "box", "text": "您好，这里是阳光口腔诊所"}, {"who":
 
 def seal_transcript(store, call_id: int, turns=TURNS) -> str:
     """A real sealed transcript (.cbt) for ``call_id``, the way the daemon writes it at call end."""
-    from callbox.recordings import transcript
+    from callbox.recordings import names, transcript
     from callbox.recordings.keystore import KdfParams, KeyStore
 
     data_dir = store.path.parent
@@ -249,7 +249,7 @@ def seal_transcript(store, call_id: int, turns=TURNS) -> str:
     if not keys.exists():
         keys.init(TRANSCRIPT_PASSPHRASE)
     public = keys.public_key()
-    name = transcript.transcript_name(call_id)
+    name = names.transcript_name(call_id)
     transcript.write(data_dir / "recordings" / name, turns, public.key, public.key_id,
                      {"call_id": call_id, "created_at": store.clock.now().isoformat(), "industry": "medical"})
     return name

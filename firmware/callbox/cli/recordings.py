@@ -37,6 +37,7 @@ from typing import Any
 
 from callbox.clock import parse_instant
 from callbox.recordings import audit_hook, export, transcript
+from callbox.recordings.names import call_stem
 from callbox.recordings.keystore import KeyStore, KeyStoreError, UnlockedKeys, WrongPassphrase
 from callbox.recordings.retention import RetentionError, RetentionRule, sweep
 from callbox.recordings.stream import RecordingError, open_decrypt, scan
@@ -505,7 +506,7 @@ def _call_stem(args: argparse.Namespace) -> str:
     if "/" in name or "\\" in name or name.startswith("."):
         raise UsageError(f"give a call id or a name from `callbox recordings list`, not a path: {args.name!r}")
     if name.isdigit():
-        return f"call-{int(name):06d}"
+        return call_stem(name)
     for suffix in (".cbr", transcript.SUFFIX):
         if name.endswith(suffix):
             return name[: -len(suffix)]

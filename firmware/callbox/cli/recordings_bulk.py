@@ -23,9 +23,11 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, time, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from callbox.clock import parse_instant
@@ -41,9 +43,28 @@ from callbox.cli.recordings import (
     _unlock,
 )
 from callbox.recordings import audit_hook, export, transcript
+from callbox.recordings.names import call_stem
 from callbox.recordings.stream import RecordingError, read_header
 
+if TYPE_CHECKING:
+    from callbox.store.db import Store
+
 MANIFEST = "manifest.json"
+
+
+@contextmanager
+def _box_store(args: argparse.Namespace) -> Iterator[Store | None]:
+    """The box's store, or None where the data dir has none (recordings and keys on a bare directory)."""
+    from callbox.store.db import DB_FILENAME, open_store
+
+    if not (Path(args.data) / DB_FILENAME).exists():
+        yield None
+        return
+    store = open_store(args.data)
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def _panel_password(args: argparse.Namespace) -> str:
@@ -61,16 +82,10 @@ def check_admin(args: argparse.Namespace, audit) -> str:  # noqa: ANN001
     """Who is exporting; raises :class:`UsageError` (audited) unless it is an admin (module doc)."""
     if not args.by:
         raise UsageError("bulk export is admin-only: give --by with your admin user name")
-    from callbox.store.db import DB_FILENAME
-
-    if not (Path(args.data) / DB_FILENAME).exists():
-        return args.by
-    from callbox.store.db import open_store
     from callbox.store.models_panel import PanelUser
 
-    store = open_store(args.data)
-    try:
-        if PanelUser.select().count() == 0:
+    with _box_store(args) as store:
+        if store is None or PanelUser.select().count() == 0:
             return args.by  # no panel users yet: the recording passphrase is the admin's proof
         user = PanelUser.get_or_none(PanelUser.username == args.by)
         if user is None or not user.active or user.role != "admin":
@@ -87,8 +102,6 @@ def check_admin(args: argparse.Namespace, audit) -> str:  # noqa: ANN001
             audit("recording.bulk_export_denied", args.by, {"by": args.by, "reason": "wrong panel password"})
             raise UsageError(f"the panel password of {args.by} is wrong; nothing was exported") from None
         return args.by
-    finally:
-        store.close()
 
 
 def _since(args: argparse.Namespace) -> datetime | None:
@@ -106,28 +119,17 @@ def _since(args: argparse.Namespace) -> datetime | None:
 
 
 def _zone(args: argparse.Namespace) -> str:
-    from callbox.store.db import DB_FILENAME
-
-    if not (Path(args.data) / DB_FILENAME).exists():
-        return "UTC"
-    from callbox.store.db import open_store
-
-    store = open_store(args.data)
-    try:
-        org = store.organisation()
+    with _box_store(args) as store:
+        org = store.organisation() if store is not None else None
         return org.timezone if org else "UTC"
-    finally:
-        store.close()
 
 
 def _campaign_stems(args: argparse.Namespace) -> set[str]:
     from callbox.store import models as m
-    from callbox.store.db import DB_FILENAME, open_store
 
-    if not (Path(args.data) / DB_FILENAME).exists():
-        raise UsageError(f"{args.data} has no store, so --campaign cannot be resolved: use --all or --since")
-    store = open_store(args.data)
-    try:
+    with _box_store(args) as store:
+        if store is None:
+            raise UsageError(f"{args.data} has no store, so --campaign cannot be resolved: use --all or --since")
         key = args.campaign.strip()
         campaign = m.Campaign.get_or_none(m.Campaign.name == key)
         if campaign is None and key.isdigit():
@@ -135,9 +137,7 @@ def _campaign_stems(args: argparse.Namespace) -> set[str]:
         if campaign is None:
             raise UsageError(f"no campaign {key!r}: give its name or id as the panel shows it")
         calls = m.Call.select(m.Call.id).join(m.Attempt).where(m.Attempt.campaign == campaign)
-        return {f"call-{c.id:06d}" for c in calls}
-    finally:
-        store.close()
+        return {call_stem(c.id) for c in calls}
 
 
 def select_calls(args: argparse.Namespace) -> list[str]:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from callbox.clock import as_utc, parse_instant
+from callbox.recordings.names import hold_ids
 from callbox.recordings.stream import RecordingError, read_header, shred
 
 AuditFn = Callable[[str, str, dict], None]
@@ -149,9 +150,7 @@ def facts_from_metadata(
     override = metadata.get("retention_months")
     months = effective_months(rule, int(override) if override is not None else None)
     call_id = metadata.get("call_id")
-    stem = Path(name).stem
-    held_ids = {name, f"{stem}.cbr", f"{stem}.cbt"} | ({str(call_id)} if call_id is not None else set())
-    hold = bool(metadata.get("legal_hold")) or any(i in legal_holds for i in held_ids)
+    hold = bool(metadata.get("legal_hold")) or any(i in legal_holds for i in hold_ids(name, call_id))
     return RecordingFacts(name, created, months, hold, None if call_id is None else str(call_id))
 
 

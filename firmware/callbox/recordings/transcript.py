@@ -50,6 +50,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from callbox.clock import parse_instant
 from callbox.dialogs.intents import DTMF_INTENTS
+from callbox.recordings.names import TRANSCRIPT_SUFFIX
 from callbox.recordings.stream import (
     RecordingError,
     RecordingHeader,
@@ -59,7 +60,7 @@ from callbox.recordings.stream import (
     shred,
 )
 
-SUFFIX = ".cbt"
+SUFFIX = TRANSCRIPT_SUFFIX
 CONTENT = "transcript"
 FORMAT = 1
 CHUNK_SIZE = 16 * 1024
@@ -67,11 +68,6 @@ CHUNK_SIZE = 16 * 1024
 
 class NotATranscript(RecordingError):
     """The file is a sealed artefact but not a transcript (e.g. audio given where a transcript was asked)."""
-
-
-def transcript_name(call_id: int) -> str:
-    """``call-000012.cbt``: the sibling of the call's recording ``call-000012.cbr``."""
-    return f"call-{int(call_id):06d}{SUFFIX}"
 
 
 # ---------------------------------------------------------------------------------------- consent

@@ -171,24 +171,28 @@ def _shred_call_files(store: Store, attempt_ids: list[int], actor: str, why: str
     """Crypto-shred the recordings and sealed transcripts of these attempts' calls.
 
     Runs inside the caller's transaction. The file goes first: if the transaction then fails, the
-    audio and words are gone anyway, which is the safe side of an erasure. Calls under legal hold
-    (by call id or either file name) keep both. Returns ``{"transcript": (shredded, held),
-    "recording": (shredded, held)}``.
+    audio and words are gone anyway, which is the safe side of an erasure. A legal hold on the call
+    (its id or either file name, as the retention sweep reads holds) keeps both files. Returns
+    ``{"transcript": (shredded, held), "recording": (shredded, held)}``.
     """
+    from callbox.recordings.names import hold_ids
+    from callbox.recordings.policy import active_holds
     from callbox.recordings.stream import RecordingError, shred
-    from callbox.store.models_recordings import LegalHold
 
     folder = Path(store.path).parent / "recordings"
-    holds = {h.recording for h in LegalHold.select().where(LegalHold.released_at.is_null())}
-    result: dict[str, tuple[int, int]] = {}
-    for kind, field in (("transcript", m.Call.transcript_file), ("recording", m.Call.recording_file)):
-        shredded = held = 0
-        for call in list(m.Call.select().where(m.Call.attempt.in_(attempt_ids) & field.is_null(False))):
-            name = getattr(call, field.name)
-            names = {str(call.id), name, call.recording_file, call.transcript_file, f"{Path(name).stem}.cbr"}
-            if names & holds:
-                held += 1
-                continue
+    holds = active_holds(store)
+    fields = {"transcript": m.Call.transcript_file, "recording": m.Call.recording_file}
+    counts = {kind: [0, 0] for kind in fields}  # kind -> [shredded, held]
+    calls = m.Call.select().where(
+        m.Call.attempt.in_(attempt_ids) & (m.Call.transcript_file.is_null(False) | m.Call.recording_file.is_null(False))
+    )
+    for call in list(calls):
+        files = {kind: getattr(call, f.name) for kind, f in fields.items() if getattr(call, f.name)}
+        if any(hold_ids(name, call.id) & holds for name in files.values()):
+            for kind in files:
+                counts[kind][1] += 1
+            continue
+        for kind, name in files.items():
             path = folder / name
             try:
                 if path.exists():
@@ -196,9 +200,8 @@ def _shred_call_files(store: Store, attempt_ids: list[int], actor: str, why: str
             except (RecordingError, OSError) as exc:  # kept in the record so a human can look; erasure goes on
                 audit.append(store, actor, "recording.shred_failed", name, {"call_id": call.id, "error": str(exc)})
                 continue
-            m.Call.update({field: None}).where(m.Call.id == call.id).execute()
+            m.Call.update({fields[kind]: None}).where(m.Call.id == call.id).execute()
             audit.append(store, actor, "recording.shredded", name,
                          {"call_id": call.id, "kind": kind, "reason": "personal_data.erase", "why": why})
-            shredded += 1
-        result[kind] = (shredded, held)
-    return result
+            counts[kind][0] += 1
+    return {kind: (shredded, held) for kind, (shredded, held) in counts.items()}
