@@ -155,14 +155,13 @@ def _units(text: str, language: str) -> tuple:
 
 
 @lru_cache(maxsize=8192)
-def distance(hypothesis: str, phrase: str, language: str) -> float:
-    """How far ``phrase`` is from sounding like part of ``hypothesis`` (0 = contained, 1 = unlike)."""
-    return fuzzy_distance(_units(hypothesis, language), _units(phrase, language), _cost_zh if language == "zh" else None)
-
-
-@lru_cache(maxsize=8192)
 def _distance_units(hypothesis: tuple, phrase: tuple, language: str) -> float:
     return fuzzy_distance(hypothesis, phrase, _cost_zh if language == "zh" else None)
+
+
+def distance(hypothesis: str, phrase: str, language: str) -> float:
+    """How far ``phrase`` is from sounding like part of ``hypothesis`` (0 = contained, 1 = unlike)."""
+    return _distance_units(_units(hypothesis, language), _units(phrase, language), language)
 
 
 def robust_score(logprobs: Sequence[float]) -> float:
