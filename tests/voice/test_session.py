@@ -116,7 +116,12 @@ def speech(piper_en):
         samples, rate = piper_en.synthesize(text)
         return audio.to_line(samples, rate)
 
-    return {"stop": make("Stop calling me, please."), "hello": make("Hello? Who is this?")}
+    return {
+        "stop": make("Stop calling me, please."),
+        "hello": make("Hello? Who is this?"),
+        "stop_short": make("Stop calling me."),
+        "please": make("Please."),
+    }
 
 
 def call(asr, echo_db=None, records=False):
@@ -152,6 +157,38 @@ def test_barge_in_stops_the_prompt_and_the_opt_out_is_answered(speech):
     assert opt_outs == ["spoken_opt_out"] and dialog.facts.opt_out
     assert any(t["text"].endswith("[interrupted]") for t in dialog.transcript())
     assert line.hung_up.is_set()  # after the confirmation played
+
+
+class SlowAsr:
+    """A recogniser busy for ``delay_s`` per pass (a loaded Pi): hears ``long_text`` in the long piece of
+    speech and ``short_text`` in anything shorter than ``split_ms``."""
+
+    name = "slow"
+
+    def __init__(self, long_text, short_text, split_ms=1200, delay_s=2.0):
+        self.long_text, self.short_text, self.split_ms, self.delay_s = long_text, short_text, split_ms, delay_s
+
+    def transcribe(self, pcm, language):
+        time.sleep(self.delay_s)
+        text = self.long_text if audio.duration_ms(pcm) > self.split_ms else self.short_text
+        return Transcript(text, language, 0.9 if text else 0.0, "slow", int(self.delay_s * 1000))
+
+
+@pytest.mark.parametrize("afterthought", ["please", ""], ids=["heard-as-words", "heard-as-nothing"])
+def test_an_opt_out_is_not_lost_when_the_callee_adds_a_word_while_asr_is_busy(speech, afterthought):
+    """"Stop calling me. … Please." — two turns; the second ends before ASR has finished the first.
+    The second (a word the dialog ignores, or a sound ASR finds empty) must not hide the first."""
+    dialog, session, line, opt_outs, events = call(SlowAsr("Stop calling me.", afterthought))
+    time.sleep(1.0)
+    line.say(speech["stop_short"] + bytes(16 * 700) + speech["please"])
+    deadline = time.monotonic() + 15
+    while not line.hung_up.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    finish(line, session)
+    heard = [d["text"] for k, d in events if k == "heard"]
+    assert heard and heard[0] == "Stop calling me.", heard
+    assert opt_outs == ["spoken_opt_out"] and dialog.facts.opt_out
+    assert line.hung_up.is_set()
 
 
 def test_a_cough_pauses_the_prompt_which_then_goes_on():

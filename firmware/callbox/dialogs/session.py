@@ -156,8 +156,10 @@ class CallSession:
         self._turn = 0  # VAD turn counter
         self._spec: dict[int, int | Transcript] = {}  # per turn: the speculative job in flight, or its result
         self._jobs = 0
-        self._awaiting: int | None = None  # the turn whose final transcript the dialog waits for
-        self._awaiting_voiced_ms = 0
+        # Turns that ended and wait for their final transcript (turn → voiced ms). More than one when
+        # the callee pauses mid-sentence ("Stop calling me … please") while ASR is still busy: each is
+        # answered in order, and a later cough or a short "please" never hides an earlier real turn.
+        self._pending: dict[int, int] = {}
         self._paused_at: float | None = None
 
     # -- CallListener (line threads: only queue) -------------------------------------------------
@@ -259,10 +261,10 @@ class CallSession:
             self._speech_end_at = time.monotonic() - event.silence_ms / 1000
             self.stats.audio_ms.append(len(event.pcm) // 16)
             if event.voiced_ms < NOISE_VOICED_MS or not event.confirmed:
+                log.debug("turn %d: %d ms voiced, not speech", self._turn, event.voiced_ms)
                 self._noise()
                 return
-            self._awaiting = self._turn
-            self._awaiting_voiced_ms = event.voiced_ms
+            self._pending[self._turn] = event.voiced_ms
             if self._turn in self._spec:
                 result = self._spec[self._turn]
                 if isinstance(result, Transcript):
@@ -275,7 +277,7 @@ class CallSession:
         assert self.player is not None
         now = time.monotonic()
         if self.player.paused and self._paused_at is not None and not self.vad.detector.in_turn:
-            if self._awaiting is None and self._asr_jobs.empty() and not self._asr_busy.is_set():
+            if not self._pending and self._asr_jobs.empty() and not self._asr_busy.is_set():
                 if now - self._paused_at > RESUME_AFTER_S:
                     self._noise()
         if (
@@ -283,7 +285,7 @@ class CallSession:
             and self.dialog.waiting_for_answer
             and not self.player.active
             and not self.vad.detector.in_turn
-            and self._awaiting is None
+            and not self._pending
             and self._asr_jobs.empty()
             and not self._asr_busy.is_set()
             and now - self._last_activity > ANSWER_TIMEOUT_S
@@ -313,31 +315,37 @@ class CallSession:
             if self._spec.get(turn) != int(kind.split(":", 1)[1]):
                 return  # the callee went on speaking after this pause: stale
             self._spec[turn] = result
-            if self._awaiting != turn:
+            if turn not in self._pending:
                 return  # the turn has not ended yet; kept for when it does
             self.stats.speculative_hits += 1
-        if self._awaiting != turn:
+        if turn not in self._pending:
             return
-        self._awaiting = None
-        self._spec.clear()
+        voiced_ms = self._pending.pop(turn)
+        for done in [t for t in self._spec if t <= turn]:
+            del self._spec[done]
         text = result.text.strip()
         bare = text.lower().strip(" .,!?。，！？、…")
-        if not bare or bare in FILLERS or (self._awaiting_voiced_ms < SHORT_VOICED_MS and result.confidence < SHORT_MIN_CONFIDENCE):
+        if not bare or bare in FILLERS or (voiced_ms < SHORT_VOICED_MS and result.confidence < SHORT_MIN_CONFIDENCE):
+            log.debug("turn %d: %r (confidence %.2f, %d ms voiced) taken as noise", turn, text, result.confidence, voiced_ms)
             self._noise()
             return
         language = self.dialog.language
         intent = classify_hypotheses(text, result.alternatives, language, result.spotted)
+        log.debug("turn %d heard %r → %s %.2f (ASR %d ms, %s)", turn, text, intent.name, intent.confidence,
+                  result.elapsed_ms, "after the next turn began" if turn != self._turn else "last turn")
         self.on_event("heard", {"text": text, "intent": intent.name})
         paused_key = self.player.current_key if self.player and self.player.paused else ""
         actions = self.dialog.interrupted(paused_key) if paused_key else []
         actions += self.dialog.heard(text, intent)
-        if not actions and self.player and self.player.paused and self._awaiting_voiced_ms < 400 and intent.name == "unknown":
+        if not actions and self.player and self.player.paused and voiced_ms < 400 and intent.name == "unknown":
             self.stats.noise_resumes += 1
         self._answer(actions)
 
     def _noise(self) -> None:
-        """Nothing came of a sound on the line: go on where the prompt was paused."""
-        self._awaiting = None
+        """Nothing came of a sound on the line: go on where the prompt was paused — unless an earlier
+        turn still waits for its transcript; that one decides."""
+        if self._pending:
+            return
         self._speech_end_at = None  # no reply is due, so no turn latency to measure
         if self.player is not None and self.player.paused:
             self.stats.noise_resumes += 1
