@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 import io
 import logging
@@ -155,13 +156,30 @@ def trim_silence(samples: np.ndarray, rate: int, lead_ms: int = 10, trail_ms: in
     return samples[start:end]
 
 
-class PromptCache:
-    """Renders text once per voice at the line rate; keeps it in memory and (for fixed prompts) on disk."""
+# Text rendered with ``persist=False`` (filled in for one callee: names, dates) is kept in memory only
+# this long, least recently used first out. It is needed only during its call (prerendered while the
+# prologue plays); unbounded, every call's personal prompts stayed in the daemon for good (~0.1-0.5 MB
+# of line audio per call: a slow leak, and callees' names kept in RAM). 8 MB is ~8 minutes of line
+# audio: the prerendered replies of ~30 concurrent calls.
+TRANSIENT_CACHE_BYTES = 8 * 1024 * 1024
 
-    def __init__(self, synthesizers: dict[str, Synthesizer], cache_dir: Path | None = None) -> None:
+
+class PromptCache:
+    """Renders text once per voice at the line rate; keeps it in memory and (for fixed prompts) on disk.
+
+    Fixed prompts (``persist=True``) stay in memory: there are as many as the rule pack and scripts have.
+    Per-callee text (``persist=False``) is never written to disk and is kept in a bounded LRU
+    (``transient_bytes``); one evicted before it is played is simply rendered again.
+    """
+
+    def __init__(self, synthesizers: dict[str, Synthesizer], cache_dir: Path | None = None,
+                 transient_bytes: int = TRANSIENT_CACHE_BYTES) -> None:
         self._synth = synthesizers
         self._dir = cache_dir
         self._memory: dict[tuple[str, str], bytes] = {}
+        self._transient: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+        self._transient_bytes = 0
+        self._transient_limit = transient_bytes
         self._lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
         if cache_dir is not None:
@@ -198,8 +216,7 @@ class PromptCache:
     def cached(self, text: str, language: str, persist: bool = True) -> bytes | None:
         """The rendered audio if it is in memory (or on disk, for persisted text); never synthesises."""
         synth = self._synth.get(language) or next(iter(self._synth.values()))
-        with self._lock:
-            pcm = self._memory.get((synth.voice_id, text))
+        pcm = self._lookup((synth.voice_id, text))
         if pcm is None and persist:
             path = self._path(synth.voice_id, text)
             if path is not None and path.exists():
@@ -217,8 +234,7 @@ class PromptCache:
         """8 kHz 16-bit PCM for ``text``. ``persist=False`` for text with personal data (kept in RAM only)."""
         synth = self._synth.get(language) or next(iter(self._synth.values()))
         key = (synth.voice_id, text)
-        with self._lock:
-            cached = self._memory.get(key)
+        cached = self._lookup(key)
         if cached is not None:
             return cached
         path = self._path(synth.voice_id, text) if persist else None
@@ -234,9 +250,37 @@ class PromptCache:
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(pcm)
             tmp.replace(path)
-        with self._lock:
-            self._memory[key] = pcm
+        if persist:
+            with self._lock:
+                self._memory[key] = pcm
+        else:
+            self._keep_transient(key, pcm)
         return pcm
+
+    def _lookup(self, key: tuple[str, str]) -> bytes | None:
+        with self._lock:
+            pcm = self._memory.get(key)
+            if pcm is None:
+                pcm = self._transient.get(key)
+                if pcm is not None:
+                    self._transient.move_to_end(key)
+        return pcm
+
+    def _keep_transient(self, key: tuple[str, str], pcm: bytes) -> None:
+        with self._lock:
+            old = self._transient.pop(key, None)
+            if old is not None:
+                self._transient_bytes -= len(old)
+            self._transient[key] = pcm
+            self._transient_bytes += len(pcm)
+            while self._transient_bytes > self._transient_limit and len(self._transient) > 1:
+                _, dropped = self._transient.popitem(last=False)
+                self._transient_bytes -= len(dropped)
+
+    def memory_bytes(self) -> tuple[int, int]:
+        """Bytes of line audio held: (fixed prompts, per-callee text)."""
+        with self._lock:
+            return sum(len(v) for v in self._memory.values()), self._transient_bytes
 
 
 _SENTENCE_END = re.compile(r"(?<=[。！？!?；;])|(?<=[.])\s+|(?<=[，,])(?=.{12,})")
