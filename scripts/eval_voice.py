@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subset", action="store_true", help="only the rows marked subset=1 (the pytest subset)")
     parser.add_argument("--labels", help="another labelled CSV in the same format (e.g. tests/data/voice_stress.csv)")
     parser.add_argument("--json", help="write the summaries here")
-    parser.add_argument("--misses", action="store_true", help="print every miss")
+    parser.add_argument("--rows", choices=("all", "original", "added"), default="all",
+                        help="original: the first 180 rows per language (the set as first measured); added: later rows")
+    parser.add_argument("--misses", nargs="?", const="tune", choices=("tune", "held-out", "all"),
+                        help="print the misses of the tuning half (default: design changes on it only), or of another part")
     parser.add_argument("--tune", action="store_true",
                         help="sweep the phrase-scoring thresholds on the tuning half only (both languages pooled) and exit")
     args = parser.parse_args(argv)
@@ -93,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
     languages = tuple(args.lang.split(","))
     items = evalset.load(Path(args.labels) if args.labels else None, subset=args.subset, languages=languages)
+    if args.rows != "all":
+        items = [i for i in items if evalset.added(i) == (args.rows == "added")]
     voices = evalset.Voices()
     t = time.monotonic()
     pcm = {item.id: evalset.render(item, voices) for item in items}
@@ -147,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                   f" {summary['load_s']} s  +RSS {summary['rss_mb']} MB" + (
                       f"  phrase scoring ran on {summary['spot_runs']} turns: +{summary['spot_ms_p50']} ms p50,"
                       f" +{summary['spot_ms_p95']} ms p95" if spot_ms else ""), flush=True)
-            scores = parts["all"]
+            scores = parts[args.misses or "all"]
             if args.misses:
                 for miss in scores.misses:
                     print("    " + miss)

@@ -57,6 +57,17 @@ def half(item: Item) -> str:
     return "tune" if int(hashlib.sha256(key).hexdigest(), 16) % 2 == 0 else "held-out"
 
 
+# Rows up to this number per language are the set as first measured; later rows (zh-181…) were added in
+# November 2026 (new sentences, not copied from misses). eval_voice.py --rows original|added reports them apart.
+ORIGINAL_ROWS = 180
+
+
+def added(item: Item) -> bool:
+    """True for rows added after the first measurements (id number above :data:`ORIGINAL_ROWS`)."""
+    number = item.id.rsplit("-", 1)[-1]
+    return number.isdigit() and int(number) > ORIGINAL_ROWS
+
+
 def load(path: Path | None = None, subset: bool = False, languages: tuple[str, ...] = ("zh", "en")) -> list[Item]:
     path = path or DEFAULT_LABELS
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
