@@ -34,7 +34,10 @@ START = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 ALICE, BOB, CAROL = "+8613900000101", "+8613900000102", "+8613900000103"
 CALLEES = [
     Callee(ALICE, "en", "Alice", acts=(Act(box_pause_ms=900, dtmf="2"), Act(box_pause_ms=900, say="Yes, I will be there."))),
-    Callee(BOB, "en", "Bob", acts=(Act(box_spoke_ms=3000, say="Stop calling me, please."),)),
+    # Bob talks over the prologue. If the box was unsure what it heard it asks once ("Do you want us to
+    # stop calling you?") and Bob answers, as a person would; if it was sure, it has hung up by then.
+    Callee(BOB, "en", "Bob", acts=(Act(box_spoke_ms=3000, say="Stop calling me, please."),
+                                   Act(box_pause_ms=900, say="Yes, stop calling me."))),
     Callee(CAROL, "en", "Carol", acts=(Act(box_spoke_ms=1500, dtmf="9"),)),
 ]
 

@@ -125,6 +125,26 @@ def test_interrupted_prologue_is_said_again_after_a_benign_interruption():
     assert keys(actions)[0] == "ai_disclosure"
 
 
+def test_speech_not_understood_in_the_prologue_is_answered_once_then_the_prologue_goes_on():
+    dialog = make()
+    dialog.start()
+    dialog.said("identity")
+    actions = dialog.not_understood()
+    assert isinstance(actions[0], d.StopSpeaking)
+    assert keys(actions) == ["reprompt", "ai_disclosure", "opt_out_hint", "recording_question"]
+    assert dialog.not_understood() == []  # once per call: then the prompt just goes on
+    assert {"who": "callee", "text": "[not understood]"} in dialog.transcript()
+    assert not dialog.facts.opt_out
+
+
+def test_speech_not_understood_after_a_question_is_an_unclear_answer():
+    dialog = make(records=False)
+    finish(dialog, dialog.start())
+    assert keys(dialog.not_understood()) == ["reprompt", "step"]
+    assert keys(dialog.not_understood()) == ["goodbye"]
+    assert dialog.facts.outcome == "not_understood"
+
+
 def test_confirmed_appointment_ends_politely():
     dialog = make()
     finish(dialog, dialog.start())

@@ -191,6 +191,22 @@ def test_an_opt_out_is_not_lost_when_the_callee_adds_a_word_while_asr_is_busy(sp
     assert line.hung_up.is_set()
 
 
+def test_speech_the_recogniser_cannot_make_out_is_answered_not_ignored(speech):
+    """1.8 s of speech over the prologue, no words made out: it may have been "stop calling me", so the
+    box says it did not catch that and says the rest of the prologue (how to stop calls) again."""
+    dialog, session, line, opt_outs, events = call(ScriptedAsr(""))
+    time.sleep(1.0)
+    line.say(speech["stop"])
+    time.sleep(4.0)
+    finish(line, session)
+    says = [d["key"] for k, d in events if k == "say"]
+    assert "barge_in" in [k for k, _ in events]
+    assert "reprompt" in says and says.index("reprompt") > says.index("opt_out_hint"), says
+    assert says[says.index("reprompt") + 1:][:1] in (["identity"], ["ai_disclosure"], ["opt_out_hint"]), says
+    assert {"text": "", "intent": "not_understood"} in [d for k, d in events if k == "heard"]
+    assert not opt_outs
+
+
 def test_a_cough_pauses_the_prompt_which_then_goes_on():
     dialog, session, line, opt_outs, events = call(ScriptedAsr(""))  # the recogniser hears no words
     time.sleep(1.0)

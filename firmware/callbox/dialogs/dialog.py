@@ -118,6 +118,7 @@ class OutboundDialog:
         self._step: Step | None = None
         self._reprompted = False
         self._asked_opt_out = False
+        self._sorry_in_prologue = False
         self._resume_state = ""
         self._digits = ""
         # Set by the session from the line: can it transfer (SIP REFER), or must staff call back?
@@ -197,6 +198,22 @@ class OutboundDialog:
     def heard(self, text: str, intent: Intent) -> list[Action]:
         self.facts.transcript.append({"who": "callee", "text": text})
         return self._handle(intent, source="spoken_opt_out")
+
+    def not_understood(self) -> list[Action]:
+        """The callee clearly spoke (far longer than a cough) but no words could be made out.
+
+        Never ignored: someone talking over the box may be saying "stop calling me". In the prologue
+        the box says it did not catch that (once per call) and says the rest of the prologue again,
+        which tells them how to stop calls; while a question is open it is an answer that matched
+        nothing (reprompt once, as for any unclear answer).
+        """
+        self.facts.transcript.append({"who": "callee", "text": "[not understood]"})
+        if self.state == "prologue":
+            if self._sorry_in_prologue:
+                return []
+            self._sorry_in_prologue = True
+            return [StopSpeaking(), self._say("reprompt")] + [self._say(k) for k in self._pending_prologue]
+        return self._handle(Intent("unknown", 0.0, "not understood"), source="spoken_opt_out")
 
     def silence(self) -> list[Action]:
         """No answer within the timeout while the box was waiting for one."""

@@ -50,6 +50,7 @@ RESUME_AFTER_S = 1.5  # a paused prompt resumes if nothing came of the interrupt
 NOISE_VOICED_MS = 100  # a turn with less voiced audio than this is a click or a cough: no ASR
 SHORT_VOICED_MS = 300  # a turn this short counts only if the recogniser is not guessing (a cough ≠ "嗯")
 SHORT_MIN_CONFIDENCE = 0.2  # measured: Whisper gives a clear "同意" 0.29, a cough under 0.1
+UNHEARD_VOICED_MS = 700  # this much speech with no words made out is someone talking, not a noise
 FILLERS = {"嗯", "啊", "呃", "哦", "噢", "唔", "uh", "um", "hmm", "mm", "oh", "ah", "er"}
 SHORT_ANSWER_END_MS = 350  # end of turn when a yes/no is expected (speculative ASR starts at 160)
 OPEN_ANSWER_END_MS = 650
@@ -325,6 +326,11 @@ class CallSession:
             del self._spec[done]
         text = result.text.strip()
         bare = text.lower().strip(" .,!?。，！？、…")
+        if not bare and voiced_ms >= UNHEARD_VOICED_MS:
+            log.info("turn %d: %d ms of speech but the recogniser made out no words; saying so", turn, voiced_ms)
+            self.on_event("heard", {"text": "", "intent": "not_understood"})  # a callee turn, for the transcript
+            self._answer(self.dialog.not_understood())
+            return
         if not bare or bare in FILLERS or (voiced_ms < SHORT_VOICED_MS and result.confidence < SHORT_MIN_CONFIDENCE):
             log.debug("turn %d: %r (confidence %.2f, %d ms voiced) taken as noise", turn, text, result.confidence, voiced_ms)
             self._noise()

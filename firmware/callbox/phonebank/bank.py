@@ -156,6 +156,12 @@ class PhoneBank:
                 if act.say:
                     call.note("say", text=act.say)
                     call.playback.push(self.phrases[(callee.language, act.say)])
+                    # Like a person, the next act answers what the box says *after* this phrase:
+                    # the box's pause while it listens to us is not its turn ending.
+                    while call.playback.pending_ms() > 0 and not call.ended.is_set():
+                        time.sleep(0.02)
+                    with call.lock:
+                        call.ear.acted()
                 if act.dtmf:
                     call.note("dtmf", digits=act.dtmf)
                     self.engine.call(lambda d=act.dtmf: call.dialDtmf(d))

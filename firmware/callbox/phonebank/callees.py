@@ -2,7 +2,8 @@
 
 A callee runs a list of :class:`Act` in order. Each act waits for a trigger about the *box's* audio:
 - ``box_spoke_ms``: the box has been speaking for this many ms in total (used to interrupt);
-- ``box_pause_ms``: the box spoke and has now been silent for this long (its turn ended);
+- ``box_pause_ms``: the box spoke after the callee's previous phrase had finished playing, and has
+  now been silent for this long (its turn ended; its pause while listening to the callee is not);
 then says a phrase, presses DTMF digits, or hangs up.
 """
 
