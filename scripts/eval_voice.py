@@ -51,6 +51,11 @@ def make_engine(name: str, language: str):
         return load_recognizer("whisper", short_context=False)
     if name.startswith("whisper-ctx"):  # e.g. whisper-ctx1000: the encoder sees at least 10 s
         return load_recognizer("whisper", min_context_frames=int(name.removeprefix("whisper-ctx")))
+    if name.startswith("whisper-beam"):  # e.g. whisper-beam6: beam 6 with 6 hypotheses (n-best)
+        width = int(name.removeprefix("whisper-beam"))
+        return load_recognizer("whisper", beam_size=width, alternatives=width)
+    if name == "whisper-noretry":  # no second decode without the prompt after prompt bleed
+        return load_recognizer("whisper", retry_unprompted=False)
     if name == "whisper-greedy":
         return load_recognizer("whisper", beam_size=1)
     if name == "whisper-hotwords":
@@ -75,7 +80,7 @@ SUPPORTS = {"sphinx": ("en",), "sphinx-grammar": ("en",)}
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--engines", default="whisper", help="comma list: whisper (beam 4, n-best 4, short context, phrase scoring), whisper-nospot, whisper-context, whisper-greedy, whisper-hotwords, whisper-ctxN (min encoder frames), whisper-30s, sphinx, sphinx-grammar")
+    parser.add_argument("--engines", default="whisper", help="comma list: whisper (beam 4, n-best 4, short context, phrase scoring), whisper-nospot, whisper-context, whisper-beamN (beam and n-best N), whisper-noretry, whisper-greedy, whisper-hotwords, whisper-ctxN (min encoder frames), whisper-30s, sphinx, sphinx-grammar")
     parser.add_argument("--lang", default="zh,en")
     parser.add_argument("--subset", action="store_true", help="only the rows marked subset=1 (the pytest subset)")
     parser.add_argument("--labels", help="another labelled CSV in the same format (e.g. tests/data/voice_stress.csv)")
@@ -114,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             load_s = time.monotonic() - t
             memory = rss_mb() - before
             parts = {part: Scores(language) for part in ("all", "tune", "held-out", "unseen")}
+            # "false yes": a reply labelled anything but consent_yes read as consent_yes (it would start a recording)
+            false_yes = {part: [0, 0] for part in parts}
             spoken = {_norm(p) for p in SPOT_PHRASES.get(language, ())}
             cpu0, wall0 = time.process_time(), time.monotonic()
             for item in (i for i in items if i.lang == language):
@@ -127,11 +134,15 @@ def main(argv: list[str] | None = None) -> int:
                         continue  # "unseen": leaves out utterances that are literally one of the spotted phrases
                     parts[part].add(item.group, item.intent, item.text, transcript.text, intent.name, intent.confidence,
                                     asr_ms, audio.duration_ms(pcm[item.id]), item.id)
+                    if item.intent != "consent_yes" and item.group in ("consent", "benign"):
+                        false_yes[part][0] += intent.name == "consent_yes"
+                        false_yes[part][1] += 1
             cpu = (time.process_time() - cpu0) / max(1e-6, time.monotonic() - wall0)
             spot_ms = sorted(getattr(engine, "spot_ms", ()))
             for part, scores in parts.items():
                 summary = {"engine": engine_name, "part": part, **scores.summary(), "load_s": round(load_s, 2),
-                           "rss_mb": round(memory), "cpu_cores": round(cpu, 2)}
+                           "rss_mb": round(memory), "cpu_cores": round(cpu, 2), "false_yes": false_yes[part][0],
+                           "not_yes_total": false_yes[part][1]}
                 if part == "all" and spot_ms:
                     summary["spot_runs"] = len(spot_ms)
                     summary["spot_ms_p50"] = spot_ms[len(spot_ms) // 2]
@@ -144,14 +155,17 @@ def main(argv: list[str] | None = None) -> int:
                     f" asked {summary['benign_asked_rate']:.1%} of {scores.benign_total} benign"
                     f"  consent {summary['consent_accuracy']:.1%}  handoff {summary['handoff_accuracy']:.1%}"
                     f"  intent {summary['intent_accuracy']:.1%}  {summary['error_unit']} {summary['error_rate']:.1%}"
-                    f"  ASR p50 {summary['asr_ms_p50']} ms p95 {summary['asr_ms_p95']} ms",
+                    f"  ASR p50 {summary['asr_ms_p50']} ms p95 {summary['asr_ms_p95']} ms"
+                    f"  false yes {summary['false_yes']} of {summary['not_yes_total']}",
                     flush=True,
                 )
             summary = summaries[-4]
             print(f"[{engine_name:>14} {language}] RTF {summary['rtf']:.2f}  CPU {summary['cpu_cores']} cores  load"
                   f" {summary['load_s']} s  +RSS {summary['rss_mb']} MB" + (
                       f"  phrase scoring ran on {summary['spot_runs']} turns: +{summary['spot_ms_p50']} ms p50,"
-                      f" +{summary['spot_ms_p95']} ms p95" if spot_ms else ""), flush=True)
+                      f" +{summary['spot_ms_p95']} ms p95" if spot_ms else "")
+                  + (f"  decoded again without the prompt: {engine.retries} turns" if getattr(engine, "retries", 0) else ""),
+                  flush=True)
             scores = parts[args.misses or "all"]
             if args.misses:
                 for miss in scores.misses:

@@ -42,8 +42,11 @@ HOTWORD_PROMPTS = {
 # Traditional → simplified for characters Whisper base tends to emit in phone replies. Intent matching
 # works on simplified text; this small table avoids a dependency for a handful of characters.
 _T2S = str.maketrans(
-    "這們說話時電還別謝請預約確認間錄音沒關係個會來為嗎麼對給號碼聽見題問擾單刪內聯繫轉掉開車樣讓點時應該準",
-    "这们说话时电还别谢请预约确认间录音没关系个会来为吗么对给号码听见题问扰单删内联系转掉开车样让点时应该准",
+    "這們說話時電還別謝請預約確認間錄音沒關係個會來為嗎麼對給號碼聽見題問擾單刪內聯繫轉掉開車樣讓點時應該準"
+    # Unprompted decoding (the retry after prompt bleed) writes traditional characters more often.
+    "緊兒現變記課筆帶東夠學習雲營啟檔擋膽製麗無蓋緝緒亂議練員義過煩絕線務訂閱撥掛達語機頭鐘幾後錯誤經從難聲當",
+    "这们说话时电还别谢请预约确认间录音没关系个会来为吗么对给号码听见题问扰单删内联系转掉开车样让点时应该准"
+    "紧儿现变记课笔带东够学习云营启档挡胆制丽无盖缉绪乱议练员义过烦绝线务订阅拨挂达语机头钟几后错误经从难声当",
 )
 
 # What Whisper says over silence or noise (subtitle credits in its training data).
@@ -68,6 +71,7 @@ class WhisperRecognizer:
         spot_phrases: bool = True,
         spot_context: bool = False,
         spot_prompt: bool = True,
+        retry_unprompted: bool = True,
     ) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
@@ -91,6 +95,8 @@ class WhisperRecognizer:
         )
         self._spot_prompt = spot_prompt  # score phrases after the initial prompt, as free decoding saw them
         self.spot_ms: deque[int] = deque(maxlen=1000)  # time the grammar pass added, per turn it ran
+        self.retry_unprompted = retry_unprompted  # decode again without the prompt when it bled into the text
+        self.retries = 0  # turns decoded a second time that way
 
     def _tokenizer(self, language: str):
         if language not in self._tokenizers:
@@ -99,10 +105,10 @@ class WhisperRecognizer:
             self._tokenizers[language] = Tokenizer(self._whisper.hf_tokenizer, True, task="transcribe", language=language)
         return self._tokenizers[language]
 
-    def _prompt(self, language: str) -> list[int]:
+    def _prompt(self, language: str, prompted: bool = True) -> list[int]:
         tok = self._tokenizer(language)
         prompt = []
-        if self._prompts.get(language):
+        if prompted and self._prompts.get(language):
             prompt = [tok.sot_prev] + tok.encode(" " + self._prompts[language])
         return prompt + list(tok.sot_sequence) + [tok.no_timestamps]
 
@@ -129,8 +135,10 @@ class WhisperRecognizer:
             scores = dict(self._whisper.model.detect_language(encoded)[0])
         return max(candidates, key=lambda lang: scores.get(f"<|{lang}|>", 0.0))
 
-    def _decode(self, pcm8k: bytes, language: str):
-        """Encode and beam-decode one utterance: (encoder output, generation result, texts, frames)."""
+    def _decode(self, pcm8k: bytes, language: str, prompted: bool = True):
+        """Encode and beam-decode one utterance: (encoder output, generation result, texts, frames).
+
+        ``prompted=False`` decodes without the initial prompt (the retry after prompt bleed)."""
         import ctranslate2
         from faster_whisper.transcribe import get_suppressed_tokens
 
@@ -145,7 +153,7 @@ class WhisperRecognizer:
         encoded = self._whisper.model.encode(features, to_cpu=False)
         result = self._whisper.model.generate(
             encoded,
-            [self._prompt(language)],
+            [self._prompt(language, prompted)],
             beam_size=self._beam,
             max_length=self._max_tokens,
             suppress_blank=True,
@@ -174,16 +182,28 @@ class WhisperRecognizer:
             encoded, result, texts, frames = decoded
             text = texts[0] if texts else ""
             confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
-            if _is_hallucination(text, result.no_speech_prob, confidence, self._prompts.get(language, "")):
+            prompt = self._prompts.get(language, "")
+            why = hallucination(text, result.no_speech_prob, confidence, prompt)
+            prompted = True
+            if why == "prompt" and prompt and self.retry_unprompted:
+                # The prompt came back instead of the callee ("好的普通话。" for 好的，同意): decode this turn
+                # again without a prompt, so nothing can bleed, and read that decode like any other.
+                encoded, result, texts, frames = self._decode(pcm8k, language, prompted=False)
+                text = texts[0] if texts else ""
+                confidence = float(np.exp(result.scores[0])) if result.scores else 0.0
+                prompted = False
+                why = hallucination(text, result.no_speech_prob, confidence, prompt, prompted)
+                self.retries += 1
+            if why:
                 return Transcript("", language, 0.0, self.name, int((time.monotonic() - started) * 1000)), []
-            scores = self._spot(encoded, result, texts, frames, language, len(pcm8k) / (2 * audio.LINE_RATE))
+            scores = self._spot(encoded, result, texts, frames, language, len(pcm8k) / (2 * audio.LINE_RATE), prompted)
         alternatives = tuple(dict.fromkeys(t for t in texts[1:] if t and t != text))
         spotted = tuple(s.phrase for s in scores if s.spotted)
         return Transcript(text, language, confidence, self.name, int((time.monotonic() - started) * 1000), alternatives,
                           spotted), scores
 
     def _spot(self, encoded, result, texts: list[str], frames: int, language: str,
-              seconds: float) -> list[phrase_score.PhraseScore]:
+              seconds: float, prompted: bool = True) -> list[phrase_score.PhraseScore]:
         """The grammar pass (phrase_score.py): opt-out phrases scored against this audio, if worth it."""
         if self._spotter is None or seconds > phrase_score.MAX_SECONDS or not any(texts):
             return []
@@ -194,7 +214,7 @@ class WhisperRecognizer:
         tok = self._tokenizer(language)
         best = [t for t in result.sequences_ids[0] if t < tok.eot] if result.sequences_ids else []
         started = time.monotonic()
-        start = self._prompt(language) if self._spot_prompt else list(tok.sot_sequence) + [tok.no_timestamps]
+        start = self._prompt(language, prompted and self._spot_prompt)
         scores = self._spotter.score(encoded, start, best, texts, frames, language)
         if scores:
             self.spot_ms.append(int((time.monotonic() - started) * 1000))
@@ -204,23 +224,48 @@ class WhisperRecognizer:
 _PUNCT = re.compile(r"[\s,.!?;:，。！？；：、]+")
 
 
-def _is_hallucination(text: str, no_speech_prob: float, confidence: float, prompt: str = "") -> bool:
-    """Whisper over noise repeats its prompt or subtitle credits; neither is something the callee said."""
+def hallucination(text: str, no_speech_prob: float, confidence: float, prompt: str = "", prompted: bool = True) -> str:
+    """Why ``text`` is not something the callee said, or "" if it may be.
+
+    "credits": subtitle credits Whisper says over noise; "prompt": the initial prompt came back, at low
+    confidence (a piece of it, text made mostly of its character pairs, or a Chinese text holding three
+    of its characters in a row: "好的普通话。" for 好的，同意); "no_speech". ``prompted=False``: the text
+    was decoded without a prompt, so none can have come back.
+    """
     low = text.lower()
     if any(h in low for h in _HALLUCINATIONS):
-        return True
+        return "credits"
     bare = _PUNCT.sub("", low)
-    if bare and confidence < 0.5 and any(bare in _PUNCT.sub("", p.lower()) or _overlap(bare, p) for p in _PROMPTS.values()):
-        return True
+    if prompted and bare and confidence < 0.5 and any(
+        bare in _PUNCT.sub("", p.lower()) or _overlap(bare, p) or _prompt_run(bare, p) for p in _PROMPTS.values()
+    ):
+        return "prompt"
     # A long stretch of the hotword prompt is the prompt coming back, not the callee.
-    if prompt and len(bare) >= 8 and bare in _PUNCT.sub("", prompt.lower()):
-        return True
-    return no_speech_prob > 0.8 and confidence < 0.3
+    if prompted and prompt and len(bare) >= 8 and bare in _PUNCT.sub("", prompt.lower()):
+        return "prompt"
+    return "no_speech" if no_speech_prob > 0.8 and confidence < 0.3 else ""
+
+
+def _is_hallucination(text: str, no_speech_prob: float, confidence: float, prompt: str = "") -> bool:
+    return bool(hallucination(text, no_speech_prob, confidence, prompt))
+
+
+def _prompt_run(text: str, prompt: str) -> bool:
+    """A Chinese text holding three characters of the prompt in a row (普通话, 电话录, 简体中)."""
+    bare = _PUNCT.sub("", prompt.lower())
+    return not text.isascii() and any(text[i : i + 3] in bare for i in range(len(text) - 2))
 
 
 def _overlap(text: str, prompt: str) -> bool:
-    """Most characters of a short Chinese text come from the prompt ("这次的电话录音")."""
-    return len(text) >= 2 and sum(ch in prompt for ch in text) / len(text) >= 0.6
+    """Most of a short text is runs of the prompt ("这次的电话录音", "普通话的"), not single shared characters.
+
+    Counted on character pairs: 可以录音 shares 录音 with "…电话录音…" but is an answer to the recording
+    question (one pair of three), while 这次的电话录音 is four pairs of six. Single characters are too
+    common to count (以, 是, 的, 文 are in the prompt).
+    """
+    bare = _PUNCT.sub("", prompt.lower())
+    pairs = [text[i : i + 2] for i in range(len(text) - 1)]
+    return len(text) >= 2 and sum(pair in bare for pair in pairs) / len(pairs) >= 0.6
 
 
 def dedupe(text: str) -> str:
