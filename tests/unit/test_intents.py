@@ -91,7 +91,7 @@ def test_every_spot_phrase_is_a_clear_opt_out():
     from callbox.dialogs.intents import SPOT_PHRASES
 
     for lang, phrases in SPOT_PHRASES.items():
-        assert 10 <= len(phrases) <= 20, lang  # a small, general list, not the evaluation set
+        assert 10 <= len(phrases) <= 30, lang  # a small, general list, not the evaluation set
         for phrase in phrases:
             intent = classify(phrase, lang)
             assert intent.name == "opt_out" and intent.confidence >= 0.8, (lang, phrase, intent)
@@ -124,3 +124,19 @@ def test_benign_idiom_survives_sound_alike_repair():
     """别大找医生 is repaired to 别打扰医生 ("don't disturb the doctor"): still benign, not an opt-out."""
     assert classify("别大找医生为。", "zh").name != "opt_out"
     assert classify("别大找我", "zh").name == "opt_out"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("停止播打这个后码。", "opt_out"),  # 播打 = bo da = 拨打 (same syllables)
+    ("停止拨打我的电话", "opt_out"),
+    ("博大精深", "unknown"),
+    ("你们打错号码了", "unknown"),  # 别/不要 + 打错 is not "don't call"
+    ("别打错了", "unknown"),
+    ("不好意思，刚才没接到电话", "unknown"),  # the 好 of 不好意思 is no yes
+    ("你们下午再打吧", "call_later"),
+    ("我再开车。", "call_later"),  # Whisper's 再 for 在
+    ("再忙也要来", "unknown"),
+    ("别担心，我记着呢", "consent_yes"),
+])
+def test_zh_rules_added_with_the_november_rows(text, expected):
+    assert classify(text, "zh").name == expected
