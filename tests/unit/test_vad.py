@@ -84,6 +84,21 @@ def test_end_of_turn_can_be_shortened_for_short_answers():
     assert isinstance(events[-1], Utterance) and events[-1].silence_ms == 400
 
 
+def test_a_turn_known_to_be_complete_ends_at_the_next_silent_frame_unless_the_callee_goes_on():
+    detector = TurnDetector(end_silence_ms=640, early_silence_ms=160)
+    feed(detector, [True] * 10 + [False] * 8)  # paused 160 ms: speculative ASR starts
+    detector.end_now()  # its transcript is a clear answer
+    events = feed(detector, [False])
+    assert isinstance(events[-1], Utterance) and events[-1].silence_ms == 9 * 20
+    # A callee who goes on after end_now() cancels it: the turn ends after the usual silence.
+    feed(detector, [True] * 10 + [False] * 8)
+    detector.end_now()
+    events = feed(detector, [True] * 3 + [False] * 40)
+    assert [e.silence_ms for e in events if isinstance(e, Utterance)] == [640]
+    detector.end_now()  # between turns: nothing to end
+    assert feed(detector, [False] * 5) == []
+
+
 def test_a_turn_the_confirmer_never_heard_is_unconfirmed():
     from callbox.voice.vad import LineVad
 

@@ -124,8 +124,8 @@ def speech(piper_en):
     }
 
 
-def call(asr, echo_db=None, records=False):
-    dialog = OutboundDialog(load_pack("cn"), load_script("appointment_reminder"), "en", "Clinic", "0 2 1",
+def call(asr, echo_db=None, records=False, script=None):
+    dialog = OutboundDialog(load_pack("cn"), script or load_script("appointment_reminder"), "en", "Clinic", "0 2 1",
                             records=records, variables={"name": "Emily", "appointment": "tomorrow"})
     opt_outs = []
     events = []
@@ -240,3 +240,46 @@ def test_the_echo_of_the_box_is_not_a_barge_in():
     time.sleep(3.0)
     finish(line, session)
     assert "barge_in" not in [k for k, _ in events]
+
+
+OPEN_QUESTION = """
+id = "follow_up"
+purpose = "reminder"
+languages = ["en"]
+
+[[steps]]
+id = "how"
+say.en = "How have you been feeling since your visit?"
+[steps.on.question]
+say.en = "A nurse will call you back about that."
+outcome = "question"
+[steps.on.consent_yes]
+say.en = "We are glad to hear it."
+outcome = "fine"
+"""
+
+
+def test_a_clear_answer_heard_in_a_pause_ends_an_open_turn_without_waiting_out_the_silence(speech):
+    """After an open question the turn gets the open-answer silence (650 ms); a speculative
+    transcript that is a clear opt-out ends it at the next silent frame."""
+    from callbox.dialogs.session import OPEN_ANSWER_END_MS
+    from callbox.voice.vad import Utterance
+
+    from callbox.dialogs.script import parse_script
+
+    follow_up = parse_script(OPEN_QUESTION)
+    dialog, session, line, opt_outs, events = call(ScriptedAsr("Stop calling me, please."), script=follow_up)
+    ends = []
+    feed = session.vad.feed
+    session.vad.feed = lambda frame: [ends.append(e.silence_ms) or e if isinstance(e, Utterance) else e
+                                      for e in feed(frame)]
+    while dialog.state != "await_step" or session.player is None or session.player.active:
+        time.sleep(0.05)  # the prologue and the question played: the box listens for an open answer
+    assert not dialog.expects_short_answer
+    line.say(speech["stop"])
+    deadline = time.monotonic() + 8
+    while not line.hung_up.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    finish(line, session)
+    assert opt_outs == ["spoken_opt_out"]
+    assert ends and ends[0] < OPEN_ANSWER_END_MS, ends

@@ -16,7 +16,9 @@ the prompt resumes a little before where it stopped; otherwise it is dropped and
 what was said. The box never goes silent: a paused prompt resumes after ``RESUME_AFTER_S``.
 
 Fast replies: the end of turn comes sooner when a short answer is expected; ASR starts speculatively
-after ``early_silence_ms`` of silence (its result is used if the callee does not go on); Whisper runs
+after ``early_silence_ms`` of silence (its result is used if the callee does not go on, and if it is
+a clear answer such as "Stop calling me." the turn ends right away instead of waiting out the
+silence an open answer gets); Whisper runs
 with a short encoder context; script replies are rendered while the prologue plays.
 
 Opt-out is durable before it is confirmed: ``RecordOptOut`` writes the DNC row (SQLite, synchronous
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 from callbox.dialogs import dialog as d
-from callbox.dialogs.intents import classify_hypotheses
+from callbox.dialogs.intents import CONFIRM_BELOW, classify_hypotheses
 from callbox.lines.base import CallControl, CallEnd
 from callbox.voice.asr import Recognizer, Transcript
 from callbox.voice.player import Player, Segment
@@ -54,6 +56,9 @@ UNHEARD_VOICED_MS = 700  # this much speech with no words made out is someone ta
 FILLERS = {"嗯", "啊", "呃", "哦", "噢", "唔", "uh", "um", "hmm", "mm", "oh", "ah", "er"}
 SHORT_ANSWER_END_MS = 350  # end of turn when a yes/no is expected (speculative ASR starts at 160)
 OPEN_ANSWER_END_MS = 650
+# A speculative transcript that is one of these, heard clearly, ends an open turn at once (no wait
+# for OPEN_ANSWER_END_MS): "Stop calling me." or "Yes." after a pause is a complete answer.
+DECISIVE_INTENTS = {"opt_out", "consent_yes", "consent_no", "handoff", "call_later", "stop_recording"}
 TRANSFER_HANGUP_S = 2.0  # after a REFER, leave the call once the PBX has had time to take it
 
 
@@ -317,6 +322,8 @@ class CallSession:
                 return  # the callee went on speaking after this pause: stale
             self._spec[turn] = result
             if turn not in self._pending:
+                if turn == self._turn and self._is_decisive(result):
+                    self.vad.detector.end_now()  # the Utterance follows at the next silent frame
                 return  # the turn has not ended yet; kept for when it does
             self.stats.speculative_hits += 1
         if turn not in self._pending:
@@ -346,6 +353,12 @@ class CallSession:
         if not actions and self.player and self.player.paused and voiced_ms < 400 and intent.name == "unknown":
             self.stats.noise_resumes += 1
         self._answer(actions)
+
+    def _is_decisive(self, result: Transcript) -> bool:
+        if not result.text.strip():
+            return False
+        intent = classify_hypotheses(result.text, result.alternatives, self.dialog.language, result.spotted)
+        return intent.name in DECISIVE_INTENTS and intent.confidence >= CONFIRM_BELOW
 
     def _noise(self) -> None:
         """Nothing came of a sound on the line: go on where the prompt was paused — unless an earlier

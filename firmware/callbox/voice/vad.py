@@ -74,6 +74,7 @@ class TurnDetector:
     _paused: bool = False
     _t_ms: int = 0
     _start_ms: int = 0
+    _end_now: bool = False
 
     def __post_init__(self) -> None:
         self._recent = deque(maxlen=self.start_window)
@@ -101,18 +102,30 @@ class TurnDetector:
                 events.append(SpeechResumed(self._t_ms))
                 self._paused = False
             self._silent_ms = 0
+            self._end_now = False  # they went on: whatever made the turn look complete was not
         else:
             self._silent_ms += FRAME_MS
         if not self._paused and self.early_silence_ms and self._silent_ms == self.early_silence_ms < self.end_silence_ms:
             self._paused = True
             events.append(TurnPaused(bytes(self._turn), self._t_ms))
         turn_ms = self._t_ms - self._start_ms
-        if self._silent_ms >= self.end_silence_ms or turn_ms >= self.max_turn_ms:
+        ending = self._silent_ms >= self.end_silence_ms or (self._end_now and self._silent_ms > 0)
+        if ending or turn_ms >= self.max_turn_ms:
             events.append(Utterance(bytes(self._turn), self._start_ms, self._t_ms, self._voiced_ms, self._silent_ms))
             self.reset()
         return events
 
+    def end_now(self) -> None:
+        """End the current turn at the next silent frame instead of after ``end_silence_ms``.
+
+        For a caller that already knows the turn is complete (a speculative transcript that is a
+        clear answer); cancelled if the callee speaks again first. May be called from another thread.
+        """
+        if self._in_turn:
+            self._end_now = True
+
     def reset(self) -> None:
+        self._end_now = False
         self._in_turn = False
         self._paused = False
         self._recent.clear()
