@@ -140,3 +140,24 @@ def test_benign_idiom_survives_sound_alike_repair():
 ])
 def test_zh_rules_added_with_the_november_rows(text, expected):
     assert classify(text, "zh").name == expected
+
+
+@pytest.mark.parametrize("text", ["您好，哪位？", "哪位", "把我的预约改到上午", "我不要打针", "别打包", "图钉", "头顶疼",
+                                  "别大老远跑过来了", "上次的药吃完了", "问题已经解决了", "明天上午我要做手术"])
+def test_real_words_are_not_repaired_into_opt_outs(text):
+    """哪位 sounds like 拉黑 and 上午 like 删除, but Whisper wrote a real word: it is what was said."""
+    assert classify(text, "zh").name != "opt_out"
+
+
+@pytest.mark.parametrize("text", ["别再扫扰我了", "我要退电", "别大找我", "不要再连信我"])
+def test_misheard_non_words_are_still_repaired(text):
+    intent = classify(text, "zh")
+    assert intent.name == "opt_out" and intent.confidence == 1.0
+
+
+def test_yes_words_inside_other_words_are_no_yes():
+    for text in ["你好", "还是算了吧", "对不起，我在银行", "我在银行排队", "不好意思，刚才没接到电话"]:
+        assert classify(text, "zh").name != "consent_yes", text
+    for text in ["好的", "是的", "行", "对，就是这样", "还是可以的"]:
+        assert classify(text, "zh").name == "consent_yes", text
+    assert classify("算了", "zh").name == "consent_no"

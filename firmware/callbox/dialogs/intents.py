@@ -50,7 +50,9 @@ def _rx(*patterns: str) -> re.Pattern[str]:
 
 # --- Chinese ------------------------------------------------------------------------------------
 _ZH_NEG = r"(不要|别|不用|不必|请勿|勿|停止|不准|不许|不能)"
-_ZH_CALL = r"(打电话|打过来|打来|打给我|打了|打这个|打我|拨打|打|来电|骚扰|联系|打扰)"
+# A bare 打 is a call only when it is not another verb: 不要打针 / 别打包 / 不要打扰医生 are not opt-outs.
+_ZH_CALL = (r"(打电话|打过来|打来|打给我|打了|打这个|打我|拨打|来电|骚扰|联系|打扰|"
+            r"打(?!包|针|折|车|扫|算|开|印|扮|听|卡|工|球|牌|字|架|湿|碎|断|错|点滴|吊瓶|疫苗|麻药|招呼|游戏|呼噜|喷嚏|哈欠))")
 ZH_BENIGN = _rx(
     r"不要紧(的)?", r"没关系", r"不要客气", r"别客气", r"不客气", r"不打紧", r"不用谢", r"(别|不要|不用)担心",
     r"(别|不要)急", r"(别|不要)挂(断|电话)?", r"别打扰(医生|大夫|护士|他|她|他们)", r"打电话之前",
@@ -86,10 +88,16 @@ ZH_CALL_LATER = _rx(
 ZH_REPEAT = _rx(r"(再|重新)(说|讲)(一)?(遍|次)", r"没听(清|见|懂)", r"^什么[?？]*$", r"你说(什么|啥)", r"听不(清|见|懂)")
 ZH_KEEP = _rx(r"(不要|不用|不需要|别|不想|不必)(再)?(改期|改时间|取消|换时间|确认了)")
 ZH_NO = _rx(
-    r"^(不|不是|不同意|不行|不要|不用|不确认|不需要|否|没有|不对|不可以|不好|不了)$",
+    r"^(不|不是|不同意|不行|不要|不用|不确认|不需要|否|没有|不对|不可以|不好|不了)$", r"^(那|还是)?算了",
     r"不(同意|可以|愿意|行)", r"不(能|会)(来|去|到)", r"(改期|改时间|换个时间|换时间|取消|来不了|去不了)",
 )
-ZH_QUESTION = _rx(r"[?？]$", r"(吗|么|(?<!着)呢)$", r"(怎么|为什么|哪里|哪儿|多少|几点|什么时候|什么事|谁|是什么)", r"(有个|有一个|想问|问一下)(问题)?")
+ZH_QUESTION = _rx(r"[?？]$", r"(吗|么|(?<!着)呢)$", r"(怎么|为什么|哪里|哪儿|哪位|多少|几点|什么时候|什么事|谁|是什么)", r"(有个|有一个|想问|问一下)(问题)?")
+# Words that hold a one-character "yes" (好, 是, 对, 行) without meaning yes; blanked before ZH_YES only, so a
+# mis-heard or unrelated reply never starts a recording through them (不好意思, 你好, 还是, 对不起, 银行).
+ZH_NOT_YES = _rx(
+    r"不好意思", r"(你|您|大家)好", r"好像", r"(还|但|就|可|总|老|倒|于|要不|要)是", r"是不是", r"是谁", r"对不起",
+    r"(银|旅|步|执|进|航|运|自|流)行", r"行(程|李|业|驶|人)",
+)
 ZH_YES = _rx(
     r"(同意|可以|好的|好啊|好|行|是的|是|对|对的|确认|没问题|嗯|会来|会到|准时|能来|能到|知道了|记得|记着|ok|okay)",
 )
@@ -190,12 +198,44 @@ def _repair_same_sound(t: str) -> str:
     return t
 
 
-def _classify_zh(t: str) -> Intent:
-    from callbox.dialogs.phonetic import repair
+def _is_word(text: str) -> bool:
+    """A word of pypinyin's phrase dictionary (~400,000 words and idioms, already loaded for the repair)."""
+    try:
+        from pypinyin.phrases_dict import phrases_dict
+    except ImportError:
+        return False
+    return text in phrases_dict
 
+
+def _repair_non_words(t: str) -> str:
+    """The sound-alike repair (dialogs/phonetic.py), undone where Whisper had written a real word.
+
+    Whisper's mishearings of the key words are mostly not words (扫扰, 退电, 大找, 面大小); a real word in
+    their place is usually what was said. Without this, 哪位 ("who is it?") was repaired to 拉黑, 上午 to 删除
+    (把我的预约改到上午 → a written opt-out), 图钉/头顶 to 退订, 大老(远) to 打扰. The repair keeps its windows'
+    length, so each repaired key word is found in the repaired text and compared with what stood there.
+    """
+    from callbox.dialogs.phonetic import KEYWORDS, repair
+
+    repaired = repair(t)
+    if repaired == t or len(repaired) != len(t):
+        return repaired
+    out = list(repaired)
+    for word in sorted(KEYWORDS, key=len, reverse=True):
+        start = repaired.find(word)
+        while start >= 0:
+            end = start + len(word)
+            original = t[start:end]
+            if original != word and _is_word(original):
+                out[start:end] = list(original)
+            start = repaired.find(word, end)
+    return "".join(out)
+
+
+def _classify_zh(t: str) -> Intent:
     # Benign idioms are blanked again after the sound-alike repair: 别大找医生 is repaired to 别打扰医生, which
     # is "don't disturb the doctor", not "don't disturb me".
-    benign = ZH_BENIGN.sub("，", _repair_same_sound(repair(ZH_BENIGN.sub("，", t))))
+    benign = ZH_BENIGN.sub("，", _repair_same_sound(_repair_non_words(ZH_BENIGN.sub("，", t))))
     bare = benign.strip("，,.!?;: ")
     rules = (
         (ZH_STOP_RECORDING, "stop_recording", 1.0),
@@ -220,7 +260,7 @@ def _classify_zh(t: str) -> Intent:
             return Intent(name, confidence, m)
     if benign != t and not bare and ZH_BENIGN.search(t) and re.search(r"不要紧|没关系|不打紧", t):
         return Intent("consent_yes", 0.7, t)  # "没关系" alone: assent
-    if m := _search(ZH_YES, benign):
+    if m := _search(ZH_YES, ZH_NOT_YES.sub("，", benign)):
         return Intent("consent_yes", 0.9, m)
     if re.search(r"不要紧|没关系|不打紧", t):
         return Intent("consent_yes", 0.7, t)  # "不要紧，你说吧": go on
