@@ -145,6 +145,18 @@ def test_speech_not_understood_after_a_question_is_an_unclear_answer():
     assert dialog.facts.outcome == "not_understood"
 
 
+def test_a_person_asked_for_during_the_prologue_comes_right_after_the_disclosure():
+    dialog = make(records=True)
+    dialog.start()
+    dialog.said("identity")
+    actions = dialog.heard("Can I talk to a real person?", Intent("handoff", 1.0))
+    assert keys(actions) == ["ai_disclosure", "opt_out_hint"]  # no recording question: nothing to record
+    after = finish(dialog, actions)
+    assert keys(after) == ["handoff_transfer"] and dialog.facts.outcome == "handoff"
+    assert d.Transfer(dialog.transfer_to) in finish(dialog, after)
+    assert dialog.facts.recording == "off"
+
+
 def test_confirmed_appointment_ends_politely():
     dialog = make()
     finish(dialog, dialog.start())

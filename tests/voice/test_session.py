@@ -283,3 +283,40 @@ def test_a_clear_answer_heard_in_a_pause_ends_an_open_turn_without_waiting_out_t
     finish(line, session)
     assert opt_outs == ["spoken_opt_out"]
     assert ends and ends[0] < OPEN_ANSWER_END_MS, ends
+
+
+class TransferLine(FakeLine):
+    can_transfer = True
+
+    def __init__(self, session, echo_db=None):
+        super().__init__(session, echo_db)
+        self.transferred_to = []
+
+    def transfer(self, target):
+        self.transferred_to.append(target)
+        return True
+
+
+@pytest.mark.parametrize("line_cls", [FakeLine, TransferLine], ids=["gsm-like", "sip-like"])
+def test_a_request_for_a_person_is_a_transfer_where_the_line_can_and_a_staff_callback_where_not(speech, line_cls):
+    dialog = OutboundDialog(load_pack("cn"), load_script("appointment_reminder"), "en", "Clinic", "0 2 1",
+                            records=False, variables={"name": "Emily", "appointment": "tomorrow"})
+    events = []
+    session = CallSession(dialog, TonePrompts(), ScriptedAsr("I want to speak to a person."), lambda source: None,
+                          on_event=lambda k, d: events.append((k, d)))
+    line = line_cls(session)
+    threading.Thread(target=session.run, args=(line,), daemon=True).start()
+    threading.Thread(target=line.run, daemon=True).start()
+    time.sleep(1.0)
+    line.say(speech["hello"])  # over the prologue (the script's own step would offer a callback)
+    deadline = time.monotonic() + 25
+    while not line.hung_up.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    finish(line, session)
+    kinds = [k for k, _ in events]
+    assert line.hung_up.is_set()
+    if line_cls is TransferLine:
+        assert "transfer" in kinds and line.transferred_to and dialog.facts.handoff == "transferred"
+    else:  # told "staff will call you back" (the daemon turns that into a task): never a promised transfer
+        assert "transfer" not in kinds and dialog.facts.handoff == "callback"
+        assert "handoff_callback" in [d["key"] for k, d in events if k == "say"]

@@ -119,6 +119,7 @@ class OutboundDialog:
         self._reprompted = False
         self._asked_opt_out = False
         self._sorry_in_prologue = False
+        self._wants_person = False  # asked for a person during the prologue: hand off right after it
         self._resume_state = ""
         self._digits = ""
         # Set by the session from the line: can it transfer (SIP REFER), or must staff call back?
@@ -170,6 +171,8 @@ class OutboundDialog:
         if key == "ai_disclosure":
             self.facts.ai_disclosed = True
         if self.state == "prologue" and not self._pending_prologue:
+            if self._wants_person:
+                return self._handoff()
             if self.records:
                 self.state = "await_recording"
                 return []
@@ -284,7 +287,14 @@ class OutboundDialog:
             discard = self.pack.recording_on_withdrawal == "discard"
             return [StopRecording(discard=discard), self._say("recording_off")]
         if self.state == "prologue":
-            # Interrupted by something that is not an opt-out: finish the disclosure first.
+            # Interrupted by something that is not an opt-out: finish the disclosure first. A person
+            # asked for gets one right after it (no recording question: nothing will be recorded).
+            if intent.name == "handoff":
+                self._wants_person = True
+                if "recording_question" in self._pending_prologue:
+                    self._pending_prologue.remove("recording_question")
+                if not self._pending_prologue:
+                    return self._handoff()
             if intent.name == "repeat" or self._pending_prologue:
                 return [StopSpeaking()] + [self._say(k) for k in self._pending_prologue]
             return []

@@ -84,44 +84,6 @@ class SessionStats:
     noise_resumes: int = 0
 
 
-def can_transfer(control: CallControl) -> bool:
-    return hasattr(control, "transfer") or type(control).__name__ == "SipCallControl"
-
-
-def sip_refer(control: CallControl, target: str) -> bool:
-    """Blind transfer (SIP REFER, pjsua2 ``Call.xfer``) to ``target`` (an extension or SIP URI).
-
-    An extension becomes ``sip:<ext>@<host of the remote party>``, i.e. the same PBX. Lives here until
-    ``SipCallControl`` grows a ``transfer`` method of its own (see docs/voice.md).
-    """
-    transfer = getattr(control, "transfer", None)
-    if transfer is not None:
-        transfer(target)
-        return True
-    if type(control).__name__ != "SipCallControl":
-        return False
-    from callbox.lines.pjsip import pj
-
-    engine, ref = control._engine, control._ref  # noqa: SLF001 (see docstring)
-
-    def _xfer() -> None:
-        call = ref()
-        if call is None or call.ended:
-            return
-        uri = target
-        if not uri.startswith("sip:"):
-            remote = call.getInfo().remoteUri.strip("<>").split("sip:", 1)[-1]
-            host = remote.split("@", 1)[-1].split(">", 1)[0].split(";", 1)[0]
-            uri = f"sip:{target}@{host}"
-        try:
-            call.xfer(uri, pj.CallOpParam(True))
-        except Exception as exc:  # noqa: BLE001
-            log.warning("transfer to %s failed: %s", uri, exc)
-
-    engine.call(_xfer, wait=False)
-    return True
-
-
 class CallSession:
     def __init__(
         self,
@@ -196,7 +158,7 @@ class CallSession:
         """Drive the call until it ends. Blocks; call from a thread of its own."""
         self.control = control
         self.player = Player(control)
-        self.dialog.can_transfer = can_transfer(control)
+        self.dialog.can_transfer = control.can_transfer
         worker = threading.Thread(target=self._asr_worker, name="asr", daemon=True)
         worker.start()
         started = time.monotonic()
@@ -425,10 +387,10 @@ class CallSession:
 
     def _transfer(self, target: str) -> None:
         assert self.control is not None
-        if sip_refer(self.control, target):
+        if self.control.can_transfer and self.control.transfer(target):  # SIP REFER sent
             self.on_event("transfer", {"target": target})
             self._hangup_at = time.monotonic() + TRANSFER_HANGUP_S
-        else:  # GSM and other lines without transfer: staff call back
+        else:  # GSM, or the REFER could not be sent: staff call back
             self.dialog.facts.handoff = "callback"
             self.on_event("callback_task", {"target": target, "reason": "callee asked for a person"})
             self._hangup()

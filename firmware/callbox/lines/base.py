@@ -70,6 +70,10 @@ class CallListener(Protocol):
 class CallControl(ABC):
     """What the dialog can do to one call in progress."""
 
+    #: Whether :meth:`transfer` can hand the call to a person (SIP REFER). Where it cannot (GSM), the
+    #: dialog promises a staff callback instead of a transfer.
+    can_transfer: bool = False
+
     @abstractmethod
     def play(self, pcm: bytes) -> None:
         """Queue 8 kHz mono PCM for sending; returns at once."""

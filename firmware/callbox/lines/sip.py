@@ -422,6 +422,8 @@ class SipCallControl(CallControl):
     """Holds the call weakly: only the line keeps pjsua2 Call objects alive, so they are all gone
     before ``libDestroy`` (a Call freed after it aborts the process)."""
 
+    can_transfer = True
+
     def __init__(self, engine: PjEngine, call: _SipCall) -> None:
         self._engine = engine
         self._ref = weakref.ref(call)
