@@ -199,7 +199,8 @@ def _repair_same_sound(t: str) -> str:
 
 
 def _is_word(text: str) -> bool:
-    """A word of pypinyin's phrase dictionary (~400,000 words and idioms, already loaded for the repair)."""
+    """A word of pypinyin's phrase dictionary (47,000 words and idioms; already loaded for the repair; not
+    every word is in it: 练习 is not)."""
     try:
         from pypinyin.phrases_dict import phrases_dict
     except ImportError:
@@ -210,7 +211,7 @@ def _is_word(text: str) -> bool:
 def _repair_non_words(t: str) -> str:
     """The sound-alike repair (dialogs/phonetic.py), undone where Whisper had written a real word.
 
-    Whisper's mishearings of the key words are mostly not words (扫扰, 退电, 大找, 面大小); a real word in
+    Whisper's mishearings of the key words are mostly not words (扫扰, 退电, 大找, 连信); a real word in
     their place is usually what was said. Without this, 哪位 ("who is it?") was repaired to 拉黑, 上午 to 删除
     (把我的预约改到上午 → a written opt-out), 图钉/头顶 to 退订, 大老(远) to 打扰. The repair keeps its windows'
     length, so each repaired key word is found in the repaired text and compared with what stood there.
