@@ -130,6 +130,7 @@ def test_benign_idiom_survives_sound_alike_repair():
     ("停止播打这个后码。", "opt_out"),  # 播打 = bo da = 拨打 (same syllables)
     ("停止拨打我的电话", "opt_out"),
     ("博大精深", "unknown"),
+    ("别博大了", "unknown"),  # 博大 is a word: not repaired to 拨打
     ("你们打错号码了", "unknown"),  # 别/不要 + 打错 is not "don't call"
     ("别打错了", "unknown"),
     ("不好意思，刚才没接到电话", "unknown"),  # the 好 of 不好意思 is no yes

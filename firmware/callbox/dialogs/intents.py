@@ -178,7 +178,7 @@ def classify(text: str, language: str) -> Intent:
 
 
 # Call verbs heard with the same syllables but other characters ("停止播打这个号码"). Exact toneless pinyin
-# only (no fuzzy initials): 拨打 = bo da. Belongs in dialogs/phonetic.py KEYWORDS (another owner's file);
+# only (no fuzzy initials), and never over a real word: 拨打 = bo da. Belongs in dialogs/phonetic.py KEYWORDS (another owner's file);
 # kept here until it moves.
 _SAME_SOUND = ("拨打",)
 
@@ -193,7 +193,8 @@ def _repair_same_sound(t: str) -> str:
         n = len(word)
         for i in range(len(t) - n + 1):
             window = t[i : i + n]
-            if window != word and all("\u4e00" <= ch <= "\u9fff" for ch in window) and _syllables(window) == target:
+            if (window != word and all("\u4e00" <= ch <= "\u9fff" for ch in window) and _syllables(window) == target
+                    and not _is_word(window)):  # 博大 (bo da) is a word, not a misheard 拨打
                 t = t[:i] + word + t[i + n :]
     return t
 
