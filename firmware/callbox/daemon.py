@@ -512,6 +512,8 @@ class CallBox:
             call.recording_file = recording_path.name if recording_path.exists() else None
             call.save()
             m.Attempt.update(outcome=result.outcome or result.end).where(m.Attempt.id == attempt_id).execute()
+            if facts.owes_callback:  # in the same transaction: a promise to call back is never lost
+                self._callback_task(number, line.line_id, campaign, call.id)
         if not session.answered and session.end_reason in (CallEnd.NO_ANSWER, CallEnd.BUSY):
             result.outcome = session.end_reason.value
         self._notify(number, "ended", {"outcome": result.outcome})
@@ -525,6 +527,17 @@ class CallBox:
         if paused:
             # The line's LED turns solid red ("campaign paused by risk control") until it is used again.
             self._notify(number, "campaign_paused", {"campaign": campaign.name, "reason": paused, "line": line.line_id})
+
+    def _callback_task(self, number: str, line_id: str, campaign, call_id: int) -> None:  # noqa: ANN001
+        """The callee was told staff will call them back: a task staff see in the panel."""
+        from callbox.store.models_lines import CallbackTask
+
+        task = CallbackTask.create(phone=number, line_id=line_id, requested_at=self.clock.now(),
+                                   reason=f"asked for a person during call {call_id} (campaign {campaign.name})")
+        audit.append(self.store, "callee", "callback.request", number,
+                     {"task": task.id, "line": line_id, "call": call_id, "campaign": campaign.name})
+        log.info("callee %s asked for a person: callback task %s for staff", number, task.id)
+        self._notify(number, "callback_task", {"task": task.id})
 
     def _notify(self, number: str, kind: str, data: dict) -> None:
         for listener in self.call_listeners:

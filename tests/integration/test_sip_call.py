@@ -31,7 +31,7 @@ PASSPHRASE = "recording passphrase of the test box"
 FAST_KDF = KdfParams(time_cost=1, memory_cost_kib=8 * 1024, parallelism=1)
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-ALICE, BOB, CAROL = "+8613900000101", "+8613900000102", "+8613900000103"
+ALICE, BOB, CAROL, DAVE = "+8613900000101", "+8613900000102", "+8613900000103", "+8613900000104"
 CALLEES = [
     Callee(ALICE, "en", "Alice", acts=(Act(box_pause_ms=900, dtmf="2"), Act(box_pause_ms=900, say="Yes, I will be there."))),
     # Bob talks over the prologue. If the box was unsure what it heard it asks once ("Do you want us to
@@ -39,6 +39,8 @@ CALLEES = [
     Callee(BOB, "en", "Bob", acts=(Act(box_spoke_ms=3000, say="Stop calling me, please."),
                                    Act(box_pause_ms=900, say="Yes, stop calling me."))),
     Callee(CAROL, "en", "Carol", acts=(Act(box_spoke_ms=1500, dtmf="9"),)),
+    # Dave declines recording, then presses 0 at the reminder: the script promises a call back.
+    Callee(DAVE, "en", "Dave", acts=(Act(box_pause_ms=900, dtmf="2"), Act(box_pause_ms=900, dtmf="0"))),
 ]
 
 
@@ -151,6 +153,19 @@ def test_dtmf_9_opt_out(env):
     assert m.DoNotCall.get(m.DoNotCall.phone == CAROL).source == "dtmf"
 
 
+def test_a_promised_call_back_is_a_task_for_staff(env):
+    from callbox.store.models_lines import CallbackTask
+
+    result = env["results"][DAVE]
+    assert result.outcome == "handoff", result.transcript
+    call = call_of(DAVE)
+    tasks = list(CallbackTask.select().where(CallbackTask.phone == DAVE))
+    assert len(tasks) == 1 and tasks[0].status == "open" and f"call {call.id}" in tasks[0].reason
+    entries = [e for e in m.AuditEntry.select() if e.action == "callback.request" and e.subject == DAVE]
+    assert len(entries) == 1
+    assert not CallbackTask.select().where(CallbackTask.phone != DAVE).exists()  # nobody else asked
+
+
 def test_opted_out_numbers_are_never_dialed_again(env):
     box = env["box"]
     for number in (BOB, CAROL):
@@ -174,7 +189,7 @@ def test_no_transcript_words_in_plaintext_anywhere_on_disk(env):
             assert needle not in raw, f"{needle!r} in plaintext in {path.relative_to(env['data'])}"
     assert seen >= 4  # the store (and its WAL) and the sealed transcripts were scanned
     assert sorted(p.name for p in (env["data"] / "recordings").glob("*.cbt")) == [
-        call_of(n).transcript_file for n in (ALICE, BOB, CAROL)]
+        call_of(n).transcript_file for n in (ALICE, BOB, CAROL, DAVE)]
     assert "transcript" not in {c.name for c in m.Call._meta.sorted_fields}
 
 
@@ -198,7 +213,7 @@ def test_sweep_removes_transcripts_when_retention_ends(env, tmp_path):
     shutil.copytree(env["data"] / "recordings", folder)
     now = START + timedelta(days=200)  # the medical pack period (6 months) is over
     report = sweep(folder, now, False, lambda *entry: None, rules={"general": RetentionRule(6)})
-    assert sorted(report.shredded) == sorted(call_of(n).transcript_file for n in (ALICE, BOB, CAROL))
+    assert sorted(report.shredded) == sorted(call_of(n).transcript_file for n in (ALICE, BOB, CAROL, DAVE))
     assert not list(folder.glob("*.cbt"))
 
 

@@ -157,6 +157,25 @@ def test_a_person_asked_for_during_the_prologue_comes_right_after_the_disclosure
     assert dialog.facts.recording == "off"
 
 
+def test_a_person_asked_for_at_the_recording_question_is_handed_off_unrecorded():
+    dialog = make(records=True)
+    finish(dialog, dialog.start())
+    assert dialog.state == "await_recording"
+    actions = dialog.dtmf("0")
+    assert keys(actions) == ["handoff_transfer"] and dialog.facts.recording == "off"
+    assert not any(isinstance(a, d.StartRecording) for a in actions)
+
+
+@pytest.mark.parametrize("handoff, outcome, owes", [
+    ("", "handoff", True),  # a script branch that promises a call back
+    ("callback", "handoff", True),  # no transfer on this line
+    ("transferred", "handoff", False),
+    ("", "confirmed", False),
+])
+def test_who_is_owed_a_callback(handoff, outcome, owes):
+    assert d.CallFacts(handoff=handoff, outcome=outcome).owes_callback is owes
+
+
 def test_confirmed_appointment_ends_politely():
     dialog = make()
     finish(dialog, dialog.start())

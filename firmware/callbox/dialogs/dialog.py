@@ -94,6 +94,12 @@ class CallFacts:
     collected: dict[str, str] = field(default_factory=dict)
     handoff: str = ""  # "" | transferred | callback
 
+    @property
+    def owes_callback(self) -> bool:
+        """The callee asked for a person and was not put through (no transfer on this line, a failed
+        REFER, or a script branch that promises a call back): staff must call them."""
+        return self.handoff == "callback" or (self.outcome == "handoff" and self.handoff != "transferred")
+
 
 class OutboundDialog:
     def __init__(
@@ -301,6 +307,9 @@ class OutboundDialog:
         if self.state == "await_recording":
             if intent.name == "consent_yes":
                 return self._recording_answer(True, source)
+            if intent.name == "handoff":  # a person, not the script: nothing is recorded
+                self.facts.recording = "off"
+                return self._handoff()
             return self._recording_answer(False, source)
         if intent.name == "handoff" and not (self.state == "await_step" and self._step and "handoff" in self._step.on):
             return self._handoff()
