@@ -8,6 +8,8 @@ as they are, so a new code is visible rather than hidden.
 
 from __future__ import annotations
 
+import re
+
 from flask_babel import lazy_gettext as _l
 
 REASONS = {
@@ -127,11 +129,38 @@ COMPLAINT_CHANNELS = {
     "other": _l("Other"),
 }
 
+CALLBACK_STATUS = {
+    "open": _l("Waiting for a call back"),
+    "done": _l("Called back"),
+    "cancelled": _l("Cancelled"),
+}
+
+# The firmware stores a callback task's reason as English text; the ones it writes today are put in
+# plain words here. Any other text is shown as it is.
+CALLBACK_REASONS = {
+    "pressed 0 on an inbound call": _l("Called the box and pressed 0 to speak to a person."),
+    "callee asked for a person": _l("Asked during a call to speak to a person."),
+}
+# Reasons with a variable part, as the daemon writes them for outbound calls.
+_CALL_REASON = re.compile(r"asked for a person during call (?P<call>\d+) \(campaign (?P<campaign>.*)\)")
+
 
 def word(table: dict, code: str | None) -> str:
     """The plain words for ``code`` in ``table``; the code itself when the table does not know it."""
     code = code or ""
     return str(table[code]) if code in table else code
+
+
+def callback_reason(text: str | None) -> str:
+    """A callback task's reason in plain words (the text as stored when it is not one the table knows)."""
+    text = (text or "").strip()
+    if text in CALLBACK_REASONS:
+        return str(CALLBACK_REASONS[text])
+    found = _CALL_REASON.fullmatch(text)
+    if found:
+        return str(_l("Asked for a person during a call of the campaign %(campaign)s (call %(call)s).",
+                      campaign=found["campaign"], call=found["call"]))
+    return text
 
 
 def reasons(codes: list[str] | tuple[str, ...] | None) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from callbox import __version__
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DENIED = 0, 2, 3
-COMMAND_MODULES = ("callbox.cli.core", "callbox.cli.compliance", "callbox.cli.recordings", "callbox.cli.web", "callbox.cli.field", "callbox.cli.voice")
+COMMAND_MODULES = ("callbox.cli.core", "callbox.cli.compliance", "callbox.cli.recordings", "callbox.cli.web", "callbox.cli.field", "callbox.cli.voice", "callbox.cli.callbacks")
 
 
 class UsageError(Exception):

@@ -19,6 +19,7 @@ NAV = [
     ("scripts.index", _l("Scripts"), EVERYONE),
     ("campaigns.index", _l("Campaigns"), EVERYONE),
     ("calls.index", _l("Calls"), EVERYONE),
+    ("callbacks.index", _l("Callbacks"), EVERYONE),
     ("recordings.index", _l("Recordings"), (ADMIN, REVIEWER, AUDITOR)),
     ("complaints.index", _l("Complaints"), EVERYONE),
     ("audit.index", _l("Audit log"), (ADMIN, AUDITOR)),
@@ -32,6 +33,7 @@ def register_blueprints(app: Flask) -> None:
     from callbox_web.views import (
         audit_log,
         auth_views,
+        callbacks,
         calls,
         campaigns,
         complaints,
@@ -45,7 +47,7 @@ def register_blueprints(app: Flask) -> None:
         users,
     )
 
-    for module in (auth_views, dashboard, contacts, dnc, scripts, campaigns, calls, recordings, complaints,
+    for module in (auth_views, dashboard, contacts, dnc, scripts, campaigns, calls, callbacks, recordings, complaints,
                    audit_log, settings, users, system):
         app.register_blueprint(module.bp)
 
@@ -60,6 +62,7 @@ def register_blueprints(app: Flask) -> None:
     app.jinja_env.globals.update(
         word=words.word,
         reasons=words.reasons,
+        callback_reason=words.callback_reason,
         role_name=lambda code: words.word(words.ROLES, code),
         role_help=lambda code: words.word(words.ROLE_HELP, code),
         now=lambda: panel_of(app).clock.now(),

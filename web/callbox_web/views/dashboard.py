@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from callbox.provision import ProvisionError, read_lines
 from callbox.store import models as m
+from callbox.store import queries_callbacks
 from callbox_web import charts, linestate, stats, words
 from callbox_web.auth import EVERYONE, panel, roles_required
 
@@ -54,7 +55,7 @@ def index():
     paused = list(m.Campaign.select().where(m.Campaign.status == "paused").order_by(m.Campaign.name))
     running = list(m.Campaign.select().where(m.Campaign.status == "running").order_by(m.Campaign.name))
     return render_template("dashboard.html", org=org, summary=summary, lines=configured_lines(), paused=paused,
-                           running=running, hour_chart=hour_chart, outcome_chart=outcome_chart)
+                           running=running, callbacks_open=queries_callbacks.open_count(), hour_chart=hour_chart, outcome_chart=outcome_chart)
 
 
 @bp.get("/events/lines")
