@@ -124,13 +124,13 @@ def speech(piper_en):
     }
 
 
-def call(asr, echo_db=None, records=False, script=None):
+def call(asr, echo_db=None, records=False, script=None, line_cls=None):
     dialog = OutboundDialog(load_pack("cn"), script or load_script("appointment_reminder"), "en", "Clinic", "0 2 1",
                             records=records, variables={"name": "Emily", "appointment": "tomorrow"})
     opt_outs = []
     events = []
     session = CallSession(dialog, TonePrompts(), asr, opt_outs.append, on_event=lambda k, d: events.append((k, d)))
-    line = FakeLine(session, echo_db)
+    line = (line_cls or FakeLine)(session, echo_db)
     threading.Thread(target=session.run, args=(line,), daemon=True).start()
     threading.Thread(target=line.run, daemon=True).start()
     return dialog, session, line, opt_outs, events
@@ -141,13 +141,17 @@ def finish(line, session):
     session.finished.wait(5)
 
 
+def wait_for_hangup(line, seconds):
+    deadline = time.monotonic() + seconds
+    while not line.hung_up.is_set() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_barge_in_stops_the_prompt_and_the_opt_out_is_answered(speech):
     dialog, session, line, opt_outs, events = call(ScriptedAsr("Stop calling me, please."))
     time.sleep(1.0)
     line.say(speech["stop"])
-    deadline = time.monotonic() + 8
-    while not line.hung_up.is_set() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_hangup(line, 8)
     finish(line, session)
     onset = line.callee_onsets[0]
     stopped = line.silent_after(onset)
@@ -181,9 +185,7 @@ def test_an_opt_out_is_not_lost_when_the_callee_adds_a_word_while_asr_is_busy(sp
     dialog, session, line, opt_outs, events = call(SlowAsr("Stop calling me.", afterthought))
     time.sleep(1.0)
     line.say(speech["stop_short"] + bytes(16 * 700) + speech["please"])
-    deadline = time.monotonic() + 15
-    while not line.hung_up.is_set() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_hangup(line, 15)
     finish(line, session)
     heard = [d["text"] for k, d in events if k == "heard"]
     assert heard and heard[0] == "Stop calling me.", heard
@@ -277,9 +279,7 @@ def test_a_clear_answer_heard_in_a_pause_ends_an_open_turn_without_waiting_out_t
         time.sleep(0.05)  # the prologue and the question played: the box listens for an open answer
     assert not dialog.expects_short_answer
     line.say(speech["stop"])
-    deadline = time.monotonic() + 8
-    while not line.hung_up.is_set() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_hangup(line, 8)
     finish(line, session)
     assert opt_outs == ["spoken_opt_out"]
     assert ends and ends[0] < OPEN_ANSWER_END_MS, ends
@@ -299,19 +299,10 @@ class TransferLine(FakeLine):
 
 @pytest.mark.parametrize("line_cls", [FakeLine, TransferLine], ids=["gsm-like", "sip-like"])
 def test_a_request_for_a_person_is_a_transfer_where_the_line_can_and_a_staff_callback_where_not(speech, line_cls):
-    dialog = OutboundDialog(load_pack("cn"), load_script("appointment_reminder"), "en", "Clinic", "0 2 1",
-                            records=False, variables={"name": "Emily", "appointment": "tomorrow"})
-    events = []
-    session = CallSession(dialog, TonePrompts(), ScriptedAsr("I want to speak to a person."), lambda source: None,
-                          on_event=lambda k, d: events.append((k, d)))
-    line = line_cls(session)
-    threading.Thread(target=session.run, args=(line,), daemon=True).start()
-    threading.Thread(target=line.run, daemon=True).start()
+    dialog, session, line, opt_outs, events = call(ScriptedAsr("I want to speak to a person."), line_cls=line_cls)
     time.sleep(1.0)
     line.say(speech["hello"])  # over the prologue (the script's own step would offer a callback)
-    deadline = time.monotonic() + 25
-    while not line.hung_up.is_set() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_hangup(line, 25)
     finish(line, session)
     kinds = [k for k, _ in events]
     assert line.hung_up.is_set()
