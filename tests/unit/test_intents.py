@@ -162,3 +162,123 @@ def test_yes_words_inside_other_words_are_no_yes():
     for text in ["好的", "是的", "行", "对，就是这样", "还是可以的"]:
         assert classify(text, "zh").name == "consent_yes", text
     assert classify("算了", "zh").name == "consent_no"
+
+
+# --- English audit, November 2026 (scripts/audit_intents.py): benign replies that were written to the
+# do-not-call list without a question, and the other intents they were mistaken for. -----------------
+EN_WERE_WRITTEN = [
+    # negated, conditional or reported: the words "stop calling" / "don't call" are there, the request is not
+    "I don't want you to stop calling.", "I didn't say stop calling.", "I never said stop calling me.",
+    "I'm not saying don't call.", "My son said stop calling, but I want the reminders.", "My son said stop calling.",
+    "My wife says don't call her.", "He told me to tell you to stop calling him.", "If you don't call me I'll forget.",
+    "If you don't call, I'll miss it.", "Why don't you call me tomorrow?", "Why don't you ring me on Monday?",
+    "Don't ever stop calling me.", "Never stop calling me, I need the reminders.",
+    # statements about calls, and calls restricted or redirected rather than refused
+    "I don't call the clinic very often.", "I never call on weekends.", "You don't call often enough.",
+    "They don't call me back usually.", "Don't call my husband, call me.", "Don't call the landline, call my mobile.",
+    "Don't call me before ten.", "Don't call me at work.", "Don't call me after six, I'm asleep.", "Don't call me sir.",
+    "Do not call before nine please.", "stop calling me at night",
+    # other lists, other numbers, other opt-outs
+    "Am I on the do not call list?", "Take me off the do not call list.", "I was put on the do not call list by mistake.",
+    "I don't want to unsubscribe.", "How do I unsubscribe from the newsletter?", "Don't unsubscribe me.",
+    "I don't want to opt out.", "Don't opt me out.", "Don't leave me alone, I'm scared of the surgery.",
+    "My wife won't leave me alone about this appointment.", "Leave me alone for a second, I'm parking.",
+    "Take me off the waiting list and book me in.", "Take me off Tuesday's list and put me on Thursday.",
+    "Take me to the front of the list.", "Take me through the list.", "Remove me from the three o'clock slot.",
+    "Did you forget my number?", "Don't forget my number.", "Did you lose my number?", "Forget this number, use my new one.",
+    "I have no more calls to make today.", "No more calls today, I'll see you tomorrow.",
+    "I don't want more calls than needed, but the reminder is fine.",
+    # Whisper's spellings: lower case, no punctuation
+    "i didnt say stop calling", "my son said stop calling", "dont call me before ten", "am i on the do not call list",
+]
+
+
+@pytest.mark.parametrize("text", EN_WERE_WRITTEN)
+def test_en_benign_replies_are_never_written_opt_outs(text):
+    """Each was a written opt-out before the audit; at most the dialog asks once now."""
+    from callbox.dialogs.intents import CONFIRM_BELOW, classify_hypotheses
+
+    for intent in (classify(text, "en"), classify_hypotheses(text, (text.lower(),), "en", ())):
+        assert not (intent.name == "opt_out" and intent.confidence >= CONFIRM_BELOW), (text, intent)
+
+
+@pytest.mark.parametrize("text", ["Take me through the list.", "Take me to the front of the list.", "Don't stop calling me.",
+                                  "Please don't stop calling.", "Keep calling me."])
+def test_en_benign_replies_that_are_not_even_asked(text):
+    assert classify(text, "en").name != "opt_out"
+
+
+@pytest.mark.parametrize("text", [
+    "Stop calling me.", "stop calling me please", "Stop calling me, I'm not interested.", "stop calling me i'm not interested",
+    "I said stop calling me.", "I told you, don't call me again.", "i told you don't call me again",
+    "I do not want you to call me.", "Do not call me.", "Don't call me.", "Don't call.", "Never call me again.",
+    "Take me off your list.", "Take me off your calling list.", "Remove me from your list.", "Take me off.",
+    "Remove my number.", "Delete my number.", "Lose my number.", "Do not call list, please.", "Put me on the do not call list.",
+    "Add me to your do not call list.", "I want to unsubscribe.", "I want to opt out.", "Opt me out.", "No more calls, please.",
+    "I don't want any more calls.", "Just leave me alone.", "Can you stop calling me?", "Could you please stop calling me?",
+    "Take me off your lift.",  # Whisper's "list" (evaluation row en-012)
+    "Stop texting and calling me.",  # was missed
+    "Don't record this and stop calling me.", "Stop recording and take me off your list.",  # were stop_recording only
+])
+def test_en_real_opt_outs_stay_written(text):
+    intent = classify(text, "en")
+    assert intent.name == "opt_out" and intent.confidence >= 0.8, (text, intent)
+
+
+def test_a_clear_opt_out_wins_over_stop_recording_in_both_languages():
+    assert classify("不要录音，也别再打了", "zh").name == "opt_out"
+    assert classify("别录音", "zh").name == "stop_recording"
+    assert classify("Please don't record this.", "en").name == "stop_recording"
+
+
+@pytest.mark.parametrize("text,expected", [
+    # a negated yes word is no yes: in the opt-out confirmation question a yes WRITES the opt-out
+    ("I'm not sure.", "unknown"), ("Not sure.", "unknown"), ("I'm not sure yet.", "unknown"),
+    ("Absolutely not.", "consent_no"), ("Of course not.", "consent_no"), ("Definitely not.", "consent_no"),
+    ("That's not okay.", "consent_no"), ("It's not fine.", "consent_no"), ("That's not correct.", "consent_no"),
+    ("I can't confirm that.", "consent_no"), ("I'm not okay with that.", "consent_no"),
+    # idioms blanked as benign are no yes on their own
+    ("Never mind.", "unknown"), ("Please don't hang up.", "unknown"), ("No, wait.", "consent_no"), ("Stop, wait.", "unknown"),
+    # still yes
+    ("Of course.", "consent_yes"), ("Absolutely.", "consent_yes"), ("Sure.", "consent_yes"), ("That's correct.", "consent_yes"),
+    ("No problem.", "consent_yes"), ("I don't mind.", "consent_yes"), ("Never mind, that's fine.", "consent_yes"),
+])
+def test_en_negated_yes_words(text, expected):
+    assert classify(text, "en").name == expected
+
+
+@pytest.mark.parametrize("text", [
+    "Are you a real person?", "Is this a real person?", "I'm a real person, not a machine.", "I'm a person who forgets things.",
+    "A receptionist called me yesterday.", "The operator gave me this number.", "I work as a machine operator.",
+    "I'm the representative for my mother.", "I'll talk to the doctor on Tuesday.", "I'll speak to the nurse at my appointment.",
+    "I don't need to talk to a person.", "No need to transfer me.", "I don't want to speak to someone.",
+])
+def test_en_a_person_mentioned_is_no_handoff(text):
+    assert classify(text, "en").name != "handoff"
+
+
+@pytest.mark.parametrize("text", ["Operator.", "A real person, please.", "real person", "Get me a real person.",
+                                  "Can I talk to a human?", "I need to speak to someone.", "Transfer me to a human, please.",
+                                  "Representative.", "I want a live agent.",
+                                  "Trance for me to a human, please."])  # Whisper's "transfer me" (evaluation row en-180)
+def test_en_a_person_asked_for_is_a_handoff(text):
+    assert classify(text, "en").name == "handoff"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("There's no record of that.", None), ("You have no record of my visit?", None),
+    ("Please don't record my blood pressure yet.", None), ("I don't record my blood sugar every day.", None),
+    ("Don't record this.", "stop_recording"), ("No recording, please.", "stop_recording"), ("Stop recording.", "stop_recording"),
+    ("Don't record my voice.", "stop_recording"), ("Can I opt out of the recording?", "stop_recording"),
+])
+def test_en_other_records_are_not_this_recording(text, expected):
+    intent = classify(text, "en")
+    assert intent.name == expected if expected else intent.name not in ("stop_recording", "opt_out")
+
+
+@pytest.mark.parametrize("text", ["I'm not sure.", "Absolutely not.", "Of course not.", "Never mind.", "Not really.",
+                                  "Keep calling me, it's fine.", "Yes, keep calling me.", "Don't stop calling me.",
+                                  "Please don't hang up.", "No, wait.", "Stop, wait.", "The calls are fine."])
+def test_answers_that_never_confirm_an_opt_out(text):
+    """The dialog asks "do you want us to stop calling you?" and writes the opt-out on consent_yes or opt_out."""
+    assert classify(text, "en").name not in ("consent_yes", "opt_out")

@@ -9,11 +9,15 @@ How a reply is read, in order:
    words are repaired (:mod:`callbox.dialogs.phonetic`: 扫扰 → 骚扰) after benign idioms are blanked;
 2. *benign* idioms that contain alarming words are blanked out first: 不要紧 is not 不要, "no problem"
    is not "no", "stop, let me get a pen" is not "stop calling", "don't worry" is not "don't";
-3. the first rule that matches wins: stop_recording, opt_out, handoff, call_later, repeat, keep the
-   appointment (negated change), consent_no, question, consent_yes.
+3. the first rule that matches wins: a clear opt_out, stop_recording, an unsure opt_out, handoff, call_later,
+   repeat, keep the appointment (negated change), consent_no, question, consent_yes.
 
 Confidence: 1.0 for a clear phrase, 0.6 for an ambiguous one (a bare "stop", 别烦我, "not
-interested"); the dialog asks once to confirm an opt-out below ``CONFIRM_BELOW``.
+interested"); the dialog asks once to confirm an opt-out below ``CONFIRM_BELOW``. In English a matched
+opt-out phrase is written (1.0) only when nothing around it changes its sense: negated, conditional,
+reported, restricted or redirected ("I didn't say stop calling", "if you don't call me", "my son said stop
+calling", "don't call me before ten", "don't call my husband, call me") it is asked about once (0.6).
+``scripts/audit_intents.py`` pushes benign text through these rules; re-run it after every change.
 """
 
 from __future__ import annotations
@@ -106,20 +110,27 @@ ZH_YES = _rx(
 EN_BENIGN = _rx(
     r"\bno problem\b", r"\bno worries\b", r"\bnot a problem\b", r"\b(don'?t|do not) worry( about it)?\b", r"\bnever mind\b",
     r"\bstop,? (let me|i need|wait|hold on|that'?s|that is|i'?m|one (second|moment|sec))\b", r"\b(don'?t|do not) hang up\b",
-    r"\b(don'?t|do not) stop\b", r"\bi (don'?t|do not) mind\b",
+    r"\b(don'?t|do not|never)( ever)? stop\b", r"\bi (don'?t|do not) mind\b",
 )
+# Blanked idioms that mean "yes, go on" when nothing else is said; "never mind", "don't hang up", "stop, wait" do not.
+EN_ASSENT_IDIOM = _rx(r"\bno problem\b", r"\bno worries\b", r"\bnot a problem\b", r"\b(don'?t|do not) worry\b", r"\bi (don'?t|do not) mind\b")
 EN_STOP_RECORDING = _rx(
-    r"\b(stop|don'?t|do not|no|not) record(ing)?\b", r"\bturn off the recording\b", r"\b(don'?t|do not) record (this|me|the call|it)\b",
-    r"\bi (don'?t|do not) want (to be|this|the call) recorded\b", r"\bno recording\b",
+    # "no record of my visit" and "don't record my blood pressure" are about other records (audit, November 2026)
+    r"\b(stop|don'?t|do not|not) record(ing)?\b(?! (of|my|his|her|your|the|their) (?!voice|call|conversation|phone))",
+    r"\bno recording\b", r"\bno record(,|\.|!|$| please)", r"\bturn off the recording\b",
+    r"\b(don'?t|do not) record (this|me|the call|it)\b",
+    r"\bi (don'?t|do not) want (to be|this|the call) recorded\b", r"\bopt (me )?out of (the |this |being )?record(ing|ed)?\b",
 )
+# Each of these names a request not to be called; whether it is *clear* enough to write to the do-not-call
+# list without asking is decided by _en_opt_out_confidence from the words around it.
 EN_OPT_OUT = _rx(
-    r"\bstop (calling|ringing|phoning|contacting|bothering|harassing)\b",
+    r"\bstop (\w+ing (and|or) )?(calling|ringing|phoning|contacting|bothering|harassing)\b",
     r"\b(don'?t|do not|never)( ever)? (call|ring|phone|contact)(?! (me |us )?back)( me| us| here| this number)?\b",
     r"\b(don'?t|do not) want (to be )?(contacted|called)\b", r"\b(don'?t|do not) want you to (call|contact|ring)\b",
-    r"\b(take|remove|delete) (me|my number|this number)\b.*\b(list|off|from)\b",
+    r"\b(take|remove|delete|get) (me|my number|this number|my name|us) (off|from|out of)\b",
     r"\b(delete|lose|remove|erase|forget) (my|this) number\b",
     r"\b(my|this) number (from|off) (your|the) (\w+ )?list\b",
-    r"\b(put|add) (me|my number) on (the|your)? ?do not call\b",
+    r"\b(put|add) (me|my number) (on|to) (the|your)? ?do not call\b",
     r"\bdo not call list\b",
     r"\bunsubscribe\b",
     r"\bopt (me )?out\b",
@@ -129,11 +140,115 @@ EN_OPT_OUT = _rx(
     r"\bquit calling\b",
 )
 EN_OPT_OUT_WEAK = _rx(r"^\W*stop\W*$", r"\bstop \w+ing (me|us|this number)\b", r"\b(don'?t|do not) (call|ring) (me |us )?back\b", r"^\W*(not interested|no thanks|no thank you|i'?m not interested)\W*$")
+
+# What makes a matched opt-out phrase *unsure* (the dialog asks once) instead of written: found by pushing
+# benign replies and dictionary words through these rules (scripts/audit_intents.py, November 2026).
+# Said by someone else: "my son said stop calling", "he told me to tell you to stop calling him".
+_EN_REPORTED = re.compile(r"\b(he|she|they|someone|somebody|everyone|my \w+|his \w+|her \w+|the \w+|your \w+)( \w+)? "
+                          r"(said|says|told|tells|asked|asks|wants|wanted|keeps saying)\b")
+# Negated or conditional just before the phrase: "don't ever stop calling", "I didn't say stop calling",
+# "I don't want to unsubscribe", "won't leave me alone", "if you don't call me", "why don't you call me".
+_EN_NEGATED_BEFORE = re.compile(
+    r"(\b(don'?t|do not|doesn'?t|didn'?t|did not|won'?t|will not|wouldn'?t|never|not|nobody|no one)"
+    r"( ever| even| really| just| actually)?"
+    r"( (say|said|saying|mean|meant|want|wanted|need|needed|ask|asked|asking|tell|told|telling|think|thought|going to|gonna|"
+    r"have to|plan to|try to|like|mean to|want to|need to)( you| them| anyone| anybody| him| her)?( to)?)? $)"
+    r"|\b(if|unless|why|whether|in case|until)\b"
+    r"|\b(can|could|may|should|do|did|does|have|had|was|were|am|are|is) (i|we|they|he|she)\b|\b(did|do|does|have|were|are) you\b"
+)
+# A subject before "don't call": a statement about calls, not a request ("I don't call the clinic often").
+_EN_SUBJECT_BEFORE = re.compile(r"\b(?<!told )(?<!tell )(?<!telling )(?<!asked )(?<!warned )"
+                                r"(i|you|we|they|he|she|it|who|that|people|doctors?|nurses?)( \w+ly)? $")
+# After the phrase: the call is restricted or redirected, or someone else is meant ("don't call me before ten",
+# "don't call the landline", "stop calling my mother", "leave me alone for a second", "no more calls today").
+_EN_CLEAR_AFTER = re.compile(r"^( (me|us|again|any ?more|ever( again)?|at all|please|thanks?( you)?|no more|here|on this number|"
+                             r"this number|or i'?ll|or else|ok(ay)?|now|right now|already|from you( people| guys)?|forever))* ?$")
+_EN_UNSURE_AFTER = re.compile(
+    r"^ ?((before|after|until|till|at|on|in|during|between|around|about|by|with|while|when|if|unless|instead|for|to|than|"
+    r"so (early|late|often|much)|early|late|tonight|today|tomorrow|this (morning|afternoon|evening|week|month)|"
+    r"you|him|her|them|my|his|their|your|the|a|an|that|sir|ma'?am|mrs?|ms|miss|dr|doctor|names?|yet|first|directly|"
+    r"list|lists|slot|appointment|waiting|cancellation|(mon|tues|wednes|thurs|fri|satur|sun)days?('s)?|morning|afternoon|evening)\b)")
+# A clear list: "take me off your list", "remove my number from your calling list", "take me off".
+_EN_CLEAR_LIST = re.compile(
+    r"\b(take|remove|delete|get) (me|my number|this number|my name|us) (off|from|out of)"
+    r"( (your|the|this|all|any|every)( (calling|call|contact|phone|phone call|mailing|reminder|marketing|sales|automated|robocall))? "
+    r"(list|lists|system|database|records|directory)| your \w+)?(?! \w)")  # "take me off your lift" is Whisper's "list"
+_EN_REDIRECT = re.compile(r"\b(call|ring|phone|text|try|use) (me |my \w+ |him |her |them |the \w+ )?(on|at|instead|after|before)\b"
+                          r"|\binstead\b|\bnew (number|one)\b|\b(call|ring) (me|him|her)$")
+
+
+def _en_opt_out_confidence(text: str, match: re.Match[str]) -> float:
+    """1.0 when the matched phrase is a plain request not to be called, 0.6 (ask once) when the words
+    around it may change its sense. A written opt-out needs an unambiguous phrase."""
+    clause_start = max(text.rfind(ch, 0, match.start()) for ch in ",.;!?") + 1
+    ends = [i for i in (text.find(ch, match.end()) for ch in ",.;!?") if i >= 0]
+    before = text[clause_start : match.start()]
+    after = text[match.end() : min(ends) if ends else len(text)]
+    phrase = match.group(0)
+    if _EN_REPORTED.search(before) or _EN_NEGATED_BEFORE.search(before):
+        return 0.6
+    if "do not call list" in text:  # clear only as a request to be put on it, or alone
+        return 1.0 if re.search(
+            r"(^|\b(put|add|place) (me|my number|us|this number) (on|to) (the |your |a )?)do not call( list)?( please)?$",
+            text[clause_start:min(ends) if ends else len(text)].strip()) else 0.6  # not "am I on the do not call list?"
+    if re.match(r"(take|remove|delete|get) ", phrase) and re.search(r"\b(off|from|out of)$", phrase):
+        listed = _EN_CLEAR_LIST.match(text, match.start())
+        clause_end = min(ends) if ends else len(text)
+        return 1.0 if listed and _EN_CLEAR_AFTER.match(text[listed.end() : clause_end]) else 0.6
+    if re.match(r"(put|add) ", phrase):
+        after = re.sub(r"^ list\b", "", after)
+    if re.match(r"(don'?t|do not|never)( ever)? (call|ring|phone|contact)", phrase) and _EN_SUBJECT_BEFORE.search(before):
+        return 0.6
+    if not _EN_CLEAR_AFTER.match(after) and (_EN_UNSURE_AFTER.match(re.sub(r"^ (me|us|this number)\b", "", after))
+                                             or re.match(r"(no|don'?t|do not|never)\b", phrase)):
+        return 0.6
+    if re.match(r"(unsubscribe|opt)", phrase) and re.match(r" ?(of|from) (?!(your|the|this|all) (\w+ )?(list|calls|service|reminders))", after):
+        return 0.6
+    if _EN_REDIRECT.search(text[match.end():]):
+        return 0.6  # "don't call my husband, call me", "forget this number, use my new one"
+    return 1.0
+
+
+def _en_opt_out(text: str) -> Intent | None:
+    best = None
+    for match in EN_OPT_OUT.finditer(text):
+        confidence = _en_opt_out_confidence(text, match)
+        if best is None or confidence > best.confidence:
+            best = Intent("opt_out", confidence, match.group(0))
+    return best
+
+
+# A person is asked for, not mentioned: "are you a real person?", "the operator gave me this number", "I'll
+# talk to the doctor on Tuesday", "no need to transfer me" are not handoffs.
 EN_HANDOFF = _rx(
     r"\b(real|a|human|live) (person|human|agent|operator|receptionist)\b",
     r"\b(talk|speak) (to|with) (someone|somebody|a human|the doctor|a doctor|staff|reception|the receptionist|a nurse|the nurse)\b",
     r"\b(put me through|transfer me|connect me)\b", r"\boperator\b", r"\brepresentative\b",
 )
+_EN_HANDOFF_NOUN_ONLY = re.compile(r"^\W*((a|the|an?|to|get me|give me)\s)?(real |human |live )?(person|human|agent|operator|receptionist|representative|someone)"
+                                   r"(,? please)?\W*$")
+_EN_HANDOFF_ASK = re.compile(r"\b(want|wanna|need|get|give|put|transfer|connect|talk|speak|like|prefer|reach|ask for|let me|can i|could i|may i|i'?d)\b"
+                             r"|\b(to|with) (a |an |the |your )?$")  # "trance for me to a human" (Whisper's "transfer me")
+_EN_HANDOFF_NOT = re.compile(r"(\b(don'?t|do not|didn'?t|no need|not|never|won'?t|i'?ll|i will|i'?m going to|i already|already|i have|i'?ve)( \w+){0,4} $)"
+                             r"|^(are|is|am|was|were) |\b(are you|is this|is that|am i) ")
+
+
+def _en_handoff(text: str) -> Intent | None:
+    for match in EN_HANDOFF.finditer(text):
+        clause_start = max(text.rfind(ch, 0, match.start()) for ch in ",.;!?") + 1
+        before = text[clause_start : match.start()]
+        if _EN_HANDOFF_NOT.search(before) or _EN_HANDOFF_NOT.search(text[clause_start:match.start()] + " "):
+            continue
+        if re.match(r"(put|transfer|connect|talk|speak)", match.group(0)) or _EN_HANDOFF_ASK.search(before) \
+                or _EN_HANDOFF_NOUN_ONLY.match(text[clause_start:]):
+            return Intent("handoff", 1.0, match.group(0))
+    return None
+
+
+# "Keep calling me, it's fine" holds a yes word, but answering "do you want us to stop calling you?" a yes
+# writes the opt-out: a wish to keep being called is no yes to anything (audit, November 2026).
+EN_KEEP_CALLING = _rx(r"\b(keep|don'?t stop|do not stop|never stop|carry on|go on|continue) (calling|ringing|phoning|reminding|sending)\b",
+                      r"\b(the|your) (calls|reminders) are (fine|good|helpful|ok|okay)\b", r"\byou can (keep )?(call|calling) me\b")
 EN_CALL_LATER = _rx(
     r"\b(call|ring) (me )?(back )?(later|tomorrow|another time|again (later|tomorrow))\b", r"\bcall me (back|again)\b",
     r"\b(busy|driving|in a meeting) (right )?now\b", r"\bnot a good time\b", r"\bi'?m (busy|driving|in a meeting)\b",
@@ -144,7 +259,12 @@ EN_KEEP = _rx(r"\b(don'?t|do not) (cancel|reschedule|change)\b", r"\bkeep (my|th
 EN_NO = _rx(
     r"^\W*(no|nope|nah)\b", r"\bi decline\b", r"^\W*decline\b", r"\b(i )?(do not|don'?t) (agree|consent|allow)\b",
     r"\brather not\b", r"\b(cancel|reschedule)\b", r"\bchange the (time|date|day|appointment)\b", r"\bcan'?t (make|come)\b",
+    # a negated yes word is a no ("absolutely not", "that's not correct", "I can't confirm"), November 2026 audit
+    r"\b(absolutely|of course|definitely|certainly|surely) not\b", r"\b(is|'s|are|'re|am|'m) not (okay|ok|fine|correct|right|alright|all right)\b",
+    r"^\W*not (okay|ok|fine|correct|right|really|at all)\b", r"\b(can'?t|cannot|can not|won'?t) confirm\b",
 )
+# Yes words that are no yes: "I'm not sure" is unsure, not a yes.
+EN_NOT_YES = _rx(r"\b(not|n'?t|never|no) (\w+ )?(sure|ok|okay|fine|correct|confirm(ed)?|agree|alright|all right|absolutely)\b")
 EN_YES = _rx(
     r"\b(yes|yeah|yep|sure|ok|okay|agree|i agree|confirm|confirmed|correct|of course|absolutely|fine|go ahead|alright|all right)\b",
     r"\b(i'?ll|i will) (be there|come)\b", r"\bwill come\b", r"\bsee you\b", r"\bsounds good\b",
@@ -239,9 +359,9 @@ def _classify_zh(t: str) -> Intent:
     # is "don't disturb the doctor", not "don't disturb me".
     benign = ZH_BENIGN.sub("，", _repair_same_sound(_repair_non_words(ZH_BENIGN.sub("，", t))))
     bare = benign.strip("，,.!?;: ")
-    rules = (
-        (ZH_STOP_RECORDING, "stop_recording", 1.0),
+    rules = (  # a clear opt-out first: 不要录音，也别再打了 is an opt-out (the call ends; nothing more is recorded)
         (ZH_OPT_OUT, "opt_out", 1.0),
+        (ZH_STOP_RECORDING, "stop_recording", 1.0),
     )
     for pattern, name, confidence in rules:
         if m := _search(pattern, benign):
@@ -271,14 +391,20 @@ def _classify_zh(t: str) -> Intent:
 
 def _classify_en(t: str) -> Intent:
     benign = EN_BENIGN.sub(" , ", t)
+    opt_out = _en_opt_out(benign)
+    if opt_out and opt_out.confidence >= CONFIRM_BELOW:  # a clear opt-out wins over "and don't record this"
+        return opt_out
     if m := _search(EN_STOP_RECORDING, benign):
         return Intent("stop_recording", 1.0, m)
-    if m := _search(EN_OPT_OUT, benign):
-        return Intent("opt_out", 1.0, m)
+    if opt_out:
+        return opt_out
     if m := _search(EN_OPT_OUT_WEAK, benign):
         return Intent("opt_out", 0.6, m)
+    if handoff := _en_handoff(benign):
+        return handoff
+    if m := _search(EN_KEEP_CALLING, t):
+        return Intent("unknown", 0.5, m)
     for pattern, name, confidence in (
-        (EN_HANDOFF, "handoff", 1.0),
         (EN_CALL_LATER, "call_later", 1.0),
         (EN_REPEAT, "repeat", 0.9),
         (EN_KEEP, "consent_yes", 0.8),
@@ -286,13 +412,15 @@ def _classify_en(t: str) -> Intent:
         if m := _search(pattern, benign):
             return Intent(name, confidence, m)
     rest = benign.strip(" .,!?")
-    if benign != t and not _search(EN_NO, rest) and (not rest or _search(EN_YES, rest) or re.search(r"\bmind\b", t)):
+    yes_rest = EN_NOT_YES.sub(" , ", rest)
+    if (benign != t and not _search(EN_NO, rest) and EN_ASSENT_IDIOM.search(t)
+            and (not rest or _search(EN_YES, yes_rest) or re.search(r"\bmind\b", t))):
         return Intent("consent_yes", 0.8 if rest else 0.7, t)  # "no problem", "don't worry, I'll be there"
     if m := _search(EN_NO, rest):
         return Intent("consent_no", 0.9, m)
     if m := _search(EN_QUESTION, rest):
         return Intent("question", 0.7, m)
-    if m := _search(EN_YES, rest):
+    if m := _search(EN_YES, yes_rest):
         return Intent("consent_yes", 0.9, m)
     return Intent("unknown", 0.3)
 
