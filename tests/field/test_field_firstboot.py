@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -58,6 +59,8 @@ def test_example_file_is_valid_and_documented_line_by_line():
         (MINIMAL + "[ups]\ngpio = 40\n", "ups.gpio", "0..27"),
         ("[box\norganisation = 'x'\n", "(file)", "quotes"),
         (MINIMAL + "[sipp]\n", "sipp", "did you mean 'sip'"),
+        (MINIMAL + "[[sip]]\nid = 'a'\nuser = '1001'\ndomain = 'pbx'\n[[sip]]\nid = 'b'\nuser = '1002'\ndomain = 'pbx'\n",
+         "sip", "keep one [[sip]] table"),
     ],
 )
 def test_bad_file_names_the_key_and_the_fix(text, key, fix):
@@ -66,6 +69,19 @@ def test_bad_file_names_the_key_and_the_fix(text, key, fix):
     assert err.value.key == key
     assert fix in str(err.value)
     assert "Fix:" in str(err.value)
+
+
+@pytest.mark.parametrize(("tables", "fix"), [
+    ('[[lines]]\nid = "a"\nkind = "sip"\n[[lines]]\nid = "b"\nkind = "sip"\n', "one SIP account per box"),
+    ('[[lines]]\nid = "a"\nkind = "sip"\n[[lines]]\nid = "a"\nkind = "gsm"\n', "its own id"),
+])
+def test_lines_toml_the_daemon_cannot_run_is_refused_with_the_fix(tmp_path, tables, fix):
+    """Two SIP lines would abort the daemon at start (one pjsua2 endpoint per process)."""
+    from callbox.provision import ProvisionError, read_lines
+
+    (tmp_path / "lines.toml").write_text(tables)
+    with pytest.raises(ProvisionError, match=re.escape(fix)):
+        read_lines(tmp_path)
 
 
 def test_windows_notepad_bom_and_crlf_are_fine():
