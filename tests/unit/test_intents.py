@@ -216,6 +216,7 @@ def test_en_benign_replies_that_are_not_even_asked(text):
     "Remove my number.", "Delete my number.", "Lose my number.", "Do not call list, please.", "Put me on the do not call list.",
     "Add me to your do not call list.", "I want to unsubscribe.", "I want to opt out.", "Opt me out.", "No more calls, please.",
     "I don't want any more calls.", "Just leave me alone.", "Can you stop calling me?", "Could you please stop calling me?",
+    "Don't call me again or I'll report you.", "Don't call me and don't text me.", "Don't call me I'm not interested.",
     "Take me off your lift.",  # Whisper's "list" (evaluation row en-012)
     "Stop texting and calling me.",  # was missed
     "Don't record this and stop calling me.", "Stop recording and take me off your list.",  # were stop_recording only
@@ -282,3 +283,19 @@ def test_en_other_records_are_not_this_recording(text, expected):
 def test_answers_that_never_confirm_an_opt_out(text):
     """The dialog asks "do you want us to stop calling you?" and writes the opt-out on consent_yes or opt_out."""
     assert classify(text, "en").name not in ("consent_yes", "opt_out")
+
+
+@pytest.mark.parametrize("text,not_expected", [
+    ("塞纳河", "opt_out"), ("拉后腿", "opt_out"), ("腿肚子疼", "opt_out"), ("那会儿我在上班", "opt_out"), ("规定动作", "opt_out"),
+    ("痛定思痛", "opt_out"), ("事在人为", "handoff"), ("主人家不在", "handoff"),
+])
+def test_zh_a_repair_inside_a_longer_word_is_undone(text, not_expected):
+    """The audit of pypinyin's phrase dictionary (scripts/audit_intents.py --lang zh): the key word's window
+    was no word itself but lay inside one (塞纳河 → 塞拉黑, 腿肚子 → 退订子, 事在人为 → 事真人为)."""
+    assert classify(text, "zh").name != not_expected
+
+
+def test_zh_misheard_key_words_next_to_real_words_are_still_repaired():
+    for text in ["我要退电话", "别再扫扰我了", "不要再连信我"]:
+        intent = classify(text, "zh")
+        assert intent.name == "opt_out" and intent.confidence == 1.0, text

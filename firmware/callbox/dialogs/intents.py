@@ -162,7 +162,8 @@ _EN_SUBJECT_BEFORE = re.compile(r"\b(?<!told )(?<!tell )(?<!telling )(?<!asked )
 # After the phrase: the call is restricted or redirected, or someone else is meant ("don't call me before ten",
 # "don't call the landline", "stop calling my mother", "leave me alone for a second", "no more calls today").
 _EN_CLEAR_AFTER = re.compile(r"^( (me|us|again|any ?more|ever( again)?|at all|please|thanks?( you)?|no more|here|on this number|"
-                             r"this number|or i'?ll|or else|ok(ay)?|now|right now|already|from you( people| guys)?|forever))* ?$")
+                             r"this number|or i'?ll|or else|ok(ay)?|now|right now|already|from you( people| guys)?|forever))*"
+                             r"( or\b.*| and (don'?t|do not|never|stop|quit|take|remove|leave|lose|delete)\b.*| i'?m not interested.*)? ?$")
 _EN_UNSURE_AFTER = re.compile(
     r"^ ?((before|after|until|till|at|on|in|during|between|around|about|by|with|while|when|if|unless|instead|for|to|than|"
     r"so (early|late|often|much)|early|late|tonight|today|tomorrow|this (morning|afternoon|evening|week|month)|"
@@ -329,6 +330,16 @@ def _is_word(text: str) -> bool:
     return text in phrases_dict
 
 
+def _inside_word(t: str, start: int, end: int) -> bool:
+    """t[start:end] lies inside a longer dictionary word of t: 塞纳河 (not 塞拉黑), 拉后腿, 腿肚子 (not 退订子), 那会儿,
+    事在人为 (not 真人): found by pushing pypinyin's phrase dictionary through the repair (scripts/audit_intents.py)."""
+    for a in range(max(0, start - 4), start + 1):
+        for b in range(end, min(len(t), end + 4) + 1):
+            if b - a > end - start and _is_word(t[a:b]):
+                return True
+    return False
+
+
 def _repair_non_words(t: str) -> str:
     """The sound-alike repair (dialogs/phonetic.py), undone where Whisper had written a real word.
 
@@ -348,7 +359,7 @@ def _repair_non_words(t: str) -> str:
         while start >= 0:
             end = start + len(word)
             original = t[start:end]
-            if original != word and _is_word(original):
+            if original != word and (_is_word(original) or _inside_word(t, start, end)):
                 out[start:end] = list(original)
             start = repaired.find(word, end)
     return "".join(out)
