@@ -176,6 +176,20 @@ def test_who_is_owed_a_callback(handoff, outcome, owes):
     assert d.CallFacts(handoff=handoff, outcome=outcome).owes_callback is owes
 
 
+@pytest.mark.parametrize("answer, written", [
+    ("Yes.", True), ("Yes, stop calling me.", True), ("No problem.", False), ("Don't worry about it.", False),
+    ("No.", False),
+])
+def test_the_opt_out_question_is_answered_by_a_clear_yes_only(answer, written):
+    dialog = make(records=False)
+    finish(dialog, dialog.start())
+    actions = dialog.heard("Stop.", Intent("opt_out", 0.6))
+    assert keys(actions) == ["opt_out_ask"]
+    actions = dialog.heard(answer, classify(answer, "en"))
+    assert dialog.facts.opt_out is written
+    assert any(isinstance(a, d.RecordOptOut) for a in actions) is written
+
+
 def test_confirmed_appointment_ends_politely():
     dialog = make()
     finish(dialog, dialog.start())

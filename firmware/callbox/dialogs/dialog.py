@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 from callbox.compliance.rulepack import RulePack
 from callbox.dialogs.intents import CONFIRM_BELOW, DTMF_INTENTS, Intent
+
+CLEAR_YES = 0.9  # intents.py: a plain yes/是的/DTMF 1 is ≥ 0.9; assent idioms ("no problem", 没关系) 0.7-0.8
 from callbox.dialogs.script import Script, Step
 
 
@@ -277,7 +279,9 @@ class OutboundDialog:
         if self.state in ("done", "transferring") or (self.state == "ending" and self.facts.opt_out):
             return []
         if self.state == "confirm_opt_out":
-            if intent.name in ("consent_yes", "opt_out"):
+            # "Do you want us to stop calling you?" — written on a clear yes or a restated opt-out only:
+            # an idiom such as "no problem" / 没关系 (0.7-0.8) may as well mean "keep calling".
+            if intent.name == "opt_out" or (intent.name == "consent_yes" and intent.confidence >= CLEAR_YES):
                 return self._opt_out(source)
             return self._resume()
         if intent.name == "opt_out":
