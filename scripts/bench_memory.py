@@ -414,6 +414,22 @@ def product_models_dir(workdir: Path) -> Path:
     return target
 
 
+def split_product_voices(models_dir: Path, onnx_path: str | None, env: dict) -> None:
+    """Both product voices cut for the windowed decoder (voice/piper_windowed.py), as the image would
+    carry them: the en voice is linked in as ``piper/en.onnx`` so the split files sit beside it. The
+    split needs the ``onnx`` package: ``--onnx-path DIR`` puts it on the path of that one subprocess."""
+    from callbox.voice import models
+
+    en = models.piper_voice_en()
+    (models_dir / "piper" / "en.onnx").symlink_to(en)
+    (models_dir / "piper" / "en.onnx.json").symlink_to(Path(f"{en}.json"))
+    split_env = dict(env)
+    if onnx_path:
+        split_env["PYTHONPATH"] = os.pathsep.join(p for p in (onnx_path, env.get("PYTHONPATH")) if p)
+    subprocess.run([sys.executable, "-m", "callbox.voice.piper_windowed", str(models_dir / "piper" / "en.onnx"),
+                    str(models_dir / "piper" / "zh.onnx")], env=split_env, check=True)
+
+
 def run_child(args_child: list[str], env: dict) -> list[dict]:
     cmd = [sys.executable, str(Path(__file__).resolve()), *args_child]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -446,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=["components", "product", "dev", "phases", "all"], default="all",
                         help="phases: the product daemon, ASR alone, Piper alone, then the calls (where the growth is)")
+    parser.add_argument("--split-voices", action="store_true",
+                        help="product/phases: Piper voices split for the windowed decoder (needs onnx; see --onnx-path)")
+    parser.add_argument("--onnx-path", help="a directory holding the onnx package, for --split-voices only")
     parser.add_argument("--no-warm", action="store_true",
                         help="no warm-up step (first zh/en turn: intents + Whisper) between loading and the calls")
     parser.add_argument("--calls", type=int, default=4, help="concurrent calls after loading (0: none)")
@@ -474,6 +493,8 @@ def main(argv: list[str] | None = None) -> int:
         print("rendering the callees' replies (separate process)…", flush=True)
         run_child(["--child", "replies", "--workdir", str(workdir)], base_env)
         models_dir = product_models_dir(workdir)
+        if args.split_voices:
+            split_product_voices(models_dir, args.onnx_path, base_env)
         for profile in profiles:
             sub = workdir / profile
             sub.mkdir()

@@ -68,10 +68,16 @@ class PiperSynthesizer:
         from piper import PiperVoice, SynthesisConfig
         from piper.config import PiperConfig
 
+        from callbox.voice.piper_windowed import windowed_session
+
         self.voice_id = f"piper:{model.stem}"
         self.language = language
         config = PiperConfig.from_dict(json.loads(Path(f"{model}.json").read_text(encoding="utf-8")))
-        self._voice = PiperVoice(config=config, session=onnx_session(model))
+        # The decoder in windows when the voice was split for it (piper_windowed.py): same audio, its
+        # working memory bounded (~35 MB instead of ~120 MB for a 4.9 s sentence). Else the whole graph.
+        session = windowed_session(model, onnx_session, hop=getattr(config, "hop_length", 256))
+        self.windowed = session is not None
+        self._voice = PiperVoice(config=config, session=session or onnx_session(model))
         self._config = SynthesisConfig(length_scale=length_scale)
         self._lock = threading.Lock()
 
