@@ -102,6 +102,15 @@ def test_bye_from_far_end_mid_prompt(make_line, authority, tmp_path):
     assert far.wait(10) == 0, far.errors()
     time.sleep(0.2)
     assert not line._active and not line.engine.keep  # the Call object is released
+    # ... and destroyed now, on the engine thread: not when its 60 s ring timer fires, when pj::Call's
+    # destructor would clear and hang up whichever later call has reused its pjsua call id.
+    import gc
+
+    from callbox.lines.sip import _SipCall
+
+    del control
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, _SipCall)]
 
 
 def test_blind_transfer_sends_refer_and_hangs_up_our_leg(make_line, authority, tmp_path):

@@ -693,7 +693,13 @@ class SipLine(Line):
             call.makeCall(self.config.target_uri(number), prm)
             self._track(call)
             self._call = call
-            call.cancel_ring_timer = self.engine.call_later(self.config.ring_timeout_s, lambda: self._ring_timeout(call))
+            # The timer holds the call weakly: an ended call's object must die on this thread as soon as
+            # the line forgets it. Kept alive until the timer fired (60 s), its destructor ran then —
+            # and pj::Call's destructor clears and hangs up *whichever call has its pjsua id by then*
+            # (ids are reused round-robin), i.e. a later call of the campaign.
+            ref = weakref.ref(call)
+            call.cancel_ring_timer = self.engine.call_later(
+                self.config.ring_timeout_s, lambda: (c := ref()) is not None and self._ring_timeout(c))
             return call
 
         try:
