@@ -82,6 +82,8 @@ def test_a_real_voice_split_sounds_the_same(tmp_path):
     assert (front, dec) == split_paths(model) and front.exists() and dec.exists()
     windowed = tts.PiperSynthesizer(model, "en")
     assert windowed.windowed
+    for part in (windowed._voice.session.front, windowed._voice.session.dec):  # two pools must not spin-wait
+        assert part.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
     config = PiperConfig.from_dict(json.loads(Path(f"{model}.json").read_text()))
     whole = PiperVoice(config=config, session=tts.onnx_session(source))
     quiet = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)  # deterministic

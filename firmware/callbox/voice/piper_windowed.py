@@ -7,7 +7,9 @@ daemon's largest transient during calls (scripts/bench_memory.py --profile phase
 frames of context on both sides that are computed and thrown away, gives the same samples (measured on
 en_US-joe-medium: 64-frame windows with 16 frames of overlap, max difference 0.0000, SNR 138 dB against
 the whole decode; 8 frames of overlap was audibly equal but not exact, SNR 61 dB) with a bounded peak
-(+35 MB for that sentence) for ~9 % more decoder CPU.
+(+35 MB for that sentence) for ~9 % more decoder CPU. The two sessions must not spin-wait (onnxruntime's
+default): front and decoder hand work to each other, and two spinning thread pools on 2 cores made a
+short piece ("Emily,") 33 → 81 ms; without spinning 41 ms, and a 3-sentence text 373 → 394 ms (+6 %).
 
 This needs the voice's ONNX graph cut in two at the decoder's input: :func:`split_voice` writes
 ``<voice>.front.onnx`` (text encoder, durations, flow) and ``<voice>.dec.onnx`` beside the voice. It

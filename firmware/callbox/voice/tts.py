@@ -41,7 +41,7 @@ class Synthesizer(Protocol):
         """Float mono samples in [-1, 1] and their sample rate."""
 
 
-def onnx_session(model: Path):  # noqa: ANN201 (onnxruntime.InferenceSession; imported only when a voice loads)
+def onnx_session(model: Path, spin: bool = True):  # noqa: ANN201 (onnxruntime.InferenceSession; imported only when a voice loads)
     """An onnxruntime CPU session that gives its working memory back after each run.
 
     onnxruntime's default CPU arena keeps the largest activations it ever needed (VITS decodes a sentence
@@ -56,6 +56,8 @@ def onnx_session(model: Path):  # noqa: ANN201 (onnxruntime.InferenceSession; im
     options = onnxruntime.SessionOptions()
     options.enable_cpu_mem_arena = False
     options.enable_mem_pattern = False
+    if not spin:  # sessions that hand work to each other (piper_windowed): idle pool threads must not spin
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
 
 
@@ -75,7 +77,8 @@ class PiperSynthesizer:
         config = PiperConfig.from_dict(json.loads(Path(f"{model}.json").read_text(encoding="utf-8")))
         # The decoder in windows when the voice was split for it (piper_windowed.py): same audio, its
         # working memory bounded (~35 MB instead of ~120 MB for a 4.9 s sentence). Else the whole graph.
-        session = windowed_session(model, onnx_session, hop=getattr(config, "hop_length", 256))
+        session = windowed_session(model, lambda path: onnx_session(path, spin=False),
+                                   hop=getattr(config, "hop_length", 256))
         self.windowed = session is not None
         self._voice = PiperVoice(config=config, session=session or onnx_session(model))
         self._config = SynthesisConfig(length_scale=length_scale)
