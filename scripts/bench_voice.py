@@ -218,7 +218,10 @@ def tts_first_audio(prompts) -> dict:
 
 
 # -- part 2: concurrency on software lines ----------------------------------------------------------
-class SoftLine:
+from callbox.lines.base import CallControl  # noqa: E402
+
+
+class SoftLine(CallControl):
     """A CallControl with a real-time media clock thread; plays a callee script of (wait_ms, pcm)."""
 
     def __init__(self, session, replies: list[bytes]) -> None:
