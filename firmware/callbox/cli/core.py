@@ -31,10 +31,22 @@ def cmd_init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def enable_stack_dumps() -> None:
+    """A crash in native code (pjsua2, the speech engines) prints every thread's Python stack, and
+    ``kill -USR1 <pid>`` prints them from a box that hangs (to stderr: the journal under systemd)."""
+    import faulthandler
+    import signal
+
+    faulthandler.enable(all_threads=True)
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 # -- demo ----------------------------------------------------------------------------------------
 def cmd_demo(args: argparse.Namespace) -> int:
     from callbox.demo import run_demo
 
+    enable_stack_dumps()
     start = instant(args.at, "--at") if args.at else None
     run_demo(args.data, start, args.summary_json)
     return EXIT_OK
@@ -47,6 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     Under systemd (Type=notify) it reports READY once lines and voices are up, and pings the
     watchdog only while the main loop or calls make progress, so a stuck daemon gets restarted.
     """
+    enable_stack_dumps()
     import logging
 
     from callbox import sdnotify, timesync
