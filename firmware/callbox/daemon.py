@@ -208,16 +208,13 @@ class InboundHandler:
         return True
 
     def request_callback(self, number: str) -> bool:
-        from callbox.store.models_lines import CallbackTask
+        from callbox.store import queries_callbacks
 
         e164 = self.e164(number)
         if e164 is None:
             log.warning("inbound caller pressed 0 but the number %r is not usable; no callback task", number)
             return False
-        with self.store.atomic():
-            task = CallbackTask.create(phone=e164, line_id=self.line_id, reason="pressed 0 on an inbound call",
-                                       requested_at=self.store.clock.now())
-            audit.append(self.store, "callee", "callback.request", e164, {"task": task.id, "line": self.line_id})
+        task = queries_callbacks.request(self.store, e164, self.line_id, "pressed 0 on an inbound call")
         log.info("inbound caller %s pressed 0: callback task %s for staff", e164, task.id)
         return True
 
@@ -530,12 +527,11 @@ class CallBox:
 
     def _callback_task(self, number: str, line_id: str, campaign, call_id: int) -> None:  # noqa: ANN001
         """The callee was told staff will call them back: a task staff see in the panel."""
-        from callbox.store.models_lines import CallbackTask
+        from callbox.store import queries_callbacks
 
-        task = CallbackTask.create(phone=number, line_id=line_id, requested_at=self.clock.now(),
-                                   reason=f"asked for a person during call {call_id} (campaign {campaign.name})")
-        audit.append(self.store, "callee", "callback.request", number,
-                     {"task": task.id, "line": line_id, "call": call_id, "campaign": campaign.name})
+        task = queries_callbacks.request(self.store, number, line_id,
+                                         f"asked for a person during call {call_id} (campaign {campaign.name})",
+                                         {"call": call_id, "campaign": campaign.name})
         log.info("callee %s asked for a person: callback task %s for staff", number, task.id)
         self._notify(number, "callback_task", {"task": task.id})
 

@@ -1,7 +1,7 @@
 """Callback tasks as staff see and close them (the panel's Callbacks page and ``callbox callbacks``).
 
-The daemon writes a :class:`~callbox.store.models_lines.CallbackTask` when a callee was promised a
-call back; this module lists the tasks and closes one. Closing is one conditional UPDATE (``WHERE
+The daemon writes a :class:`~callbox.store.models_lines.CallbackTask` (:func:`request`) when a callee
+was promised a call back; this module also lists the tasks and closes one. Closing is one conditional UPDATE (``WHERE
 status = 'open'``) in the same transaction as its audit entry, so two people pressing "called back"
 at once close the task once and the second is told who did.
 """
@@ -25,6 +25,15 @@ class CallbackError(Exception):
         super().__init__(message)
         self.code = code
         self.task = task
+
+
+def request(store: Store, phone: str, line_id: str, reason: str, details: dict | None = None) -> CallbackTask:
+    """A callee was promised a call back: the task staff will see, and its ``callback.request`` audit
+    entry, in one transaction (joins the caller's transaction if there is one)."""
+    with store.atomic():
+        task = CallbackTask.create(phone=phone, line_id=line_id, reason=reason, requested_at=store.clock.now())
+        audit.append(store, "callee", "callback.request", phone, {"task": task.id, "line": line_id, **(details or {})})
+    return task
 
 
 def open_tasks():
