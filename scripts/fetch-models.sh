@@ -65,7 +65,30 @@ while IFS= read -r line || [ -n "$line" ]; do
   printf '%s  %s  %s\n' "$sha" "$name" "$licence" >> "$OUT/MODELS.sha256.new"
 done < "$LOCK"
 
+split_piper_voices() {  # cut each verified Piper voice at its decoder input (voice/piper_windowed.py):
+  # the box then decodes long sentences in windows (same audio, ~85 MB less peak per sentence). Needs the
+  # onnx package, which the box does not carry: a throwaway venv on this build machine (the cut files
+  # are plain ONNX, the same on aarch64). Derived files: listed with their sums, no licence of their own.
+  local venv=$WORK/split-venv
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "onnx==${ONNX_VERSION:-1.23.2}" numpy
+  set -- "$OUT"/piper/*.onnx
+  local voices=()
+  for model in "$@"; do
+    case "$model" in *.front.onnx|*.dec.onnx) ;; *) voices+=("$model") ;; esac
+  done
+  [ ${#voices[@]} -gt 0 ] || return 0
+  PYTHONPATH="$HERE/../firmware" "$venv/bin/python" -m callbox.voice.piper_windowed "${voices[@]}"
+  for model in "${voices[@]}"; do
+    for part in "${model%.onnx}.front.onnx" "${model%.onnx}.dec.onnx"; do
+      printf '%s  %s  %s\n' "$(sha256sum "$part" | cut -d' ' -f1)" "piper/$(basename "$part")" "derived" >> "$OUT/MODELS.sha256.new"
+    done
+  done
+}
+
 case "$MODE" in
   pin) printf '%s' "$pinned_lock" ;;
-  fetch) mv "$OUT/MODELS.sha256.new" "$OUT/MODELS.sha256"; echo "fetch-models: models verified and unpacked in $OUT" ;;
+  fetch)
+    [ "${SPLIT_PIPER:-1}" = 1 ] && split_piper_voices
+    mv "$OUT/MODELS.sha256.new" "$OUT/MODELS.sha256"; echo "fetch-models: models verified and unpacked in $OUT" ;;
 esac
