@@ -68,6 +68,15 @@ class PcmPort(pj.AudioMediaPort if pj else object):  # type: ignore[misc]
         self._on_frame = on_frame
         self._on_sent = on_sent
         self.playback = playback
+        self.closed = False
+
+    def close(self) -> None:
+        """The call is over: callbacks that still arrive (the conference bridge disconnects ports
+        asynchronously, on its own media thread) return at once. Keep the object alive a little
+        longer (:meth:`PjEngine.retire`): freeing a director object while the media thread is
+        inside one of its callbacks corrupts memory or deadlocks."""
+        self.closed = True
+        self._on_frame = self._on_sent = None
 
     def create(self, name: str) -> None:
         fmt = pj.MediaFormatAudio()
@@ -75,24 +84,26 @@ class PcmPort(pj.AudioMediaPort if pj else object):  # type: ignore[misc]
         self.createPort(name, fmt)
 
     def onFrameRequested(self, frame: Any) -> None:  # noqa: N802 (pjsua2 name)
-        data = self.playback.pop_frame()
+        data = self.playback.pop_frame() if not self.closed else bytes(FRAME_BYTES)
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
         frame.buf = pj.ByteVector(data)
         frame.size = len(data)
-        if self._on_sent is not None:
+        on_sent = self._on_sent  # one read: close() may clear it from another thread
+        if on_sent is not None:
             try:
-                self._on_sent(data)
+                on_sent(data)
             except Exception:
                 log.exception("on_sent callback failed")
 
     def onFrameReceived(self, frame: Any) -> None:  # noqa: N802
-        if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
+        on_frame = self._on_frame  # one read: close() may clear it from another thread
+        if on_frame is None or frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
             return
         data = bytes(frame.buf)
         if len(data) != FRAME_BYTES:
             data = (data + bytes(FRAME_BYTES))[:FRAME_BYTES]
         try:
-            self._on_frame(data)
+            on_frame(data)
         except Exception:
             log.exception("on_frame callback failed")
 
@@ -272,6 +283,14 @@ class PjEngine:
                 fn()
             except Exception:
                 log.exception("SIP engine %s: scheduled task failed", self.name)
+
+    def retire(self, obj: Any, after_s: float = 2.0) -> None:
+        """Keep ``obj`` (a pjsua2 media object of a call that ended) alive for ``after_s``, then drop
+        it on the pjsua thread. The conference bridge's media thread may still be inside its callbacks
+        for a tick or two after the call ends; freeing the Python side under it corrupted the heap
+        (a segfault in whatever the main thread did next) or deadlocked on the port's lock."""
+        holder = [obj]
+        self.call_later(after_s, holder.clear)
 
     def call_later(self, delay_s: float, fn: Callable[[], Any]) -> Callable[[], None]:
         """Run ``fn`` on the pjsua thread after ``delay_s`` seconds; returns a cancel function.

@@ -404,8 +404,12 @@ class _SipCall(pj.Call if pj else object):  # type: ignore[misc]
     def release(self) -> None:
         """Break the call <-> port <-> listener cycles, on the engine thread, so pjsua2 frees these
         objects here and now; a cycle left to the garbage collector may be freed on another thread
-        or after ``libDestroy``, which aborts the process."""
-        self.port = None
+        or after ``libDestroy``, which aborts the process. The media port is closed and retired, not
+        freed here: the media thread may still be calling into it (PjEngine.retire)."""
+        port, self.port = self.port, None
+        if port is not None:
+            port.close()
+            self.line.engine.retire(port)
         self.listener = None
         self.cancel_ring_timer = _noop
 

@@ -196,7 +196,14 @@ class PhoneBank:
                 "events": call.events,
             }
         )
-        self.engine.call(lambda: self.engine.keep.discard(call), wait=False)
+        def _forget() -> None:  # on the pjsua thread; the port is retired, not freed under the media thread
+            port, call.port = call.port, None
+            if port is not None:
+                port.close()
+                self.engine.retire(port)
+            self.engine.keep.discard(call)
+
+        self.engine.call(_forget, wait=False)
 
     def stop(self) -> None:
         self.engine.stop()
