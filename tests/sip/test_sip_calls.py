@@ -111,6 +111,16 @@ def test_bye_from_far_end_mid_prompt(make_line, authority, tmp_path):
     del control
     gc.collect()
     assert not [o for o in gc.get_objects() if isinstance(o, _SipCall)]
+    # Its media port is retired, not freed under the media thread: closed (callbacks are no-ops) and
+    # kept a little, then dropped on the pjsua thread.
+    from callbox.lines.pjsip import PcmPort
+
+    ports = [o for o in gc.get_objects() if isinstance(o, PcmPort)]
+    assert ports and all(p.closed for p in ports)
+    del ports
+    time.sleep(2.5)
+    gc.collect()
+    assert not [o for o in gc.get_objects() if isinstance(o, PcmPort)]
 
 
 def test_blind_transfer_sends_refer_and_hangs_up_our_leg(make_line, authority, tmp_path):
