@@ -35,11 +35,19 @@ def enable_stack_dumps() -> None:
     """A crash in native code (pjsua2, the speech engines) prints every thread's Python stack, and
     ``kill -USR1 <pid>`` prints them from a box that hangs (to stderr: the journal under systemd)."""
     import faulthandler
+    import io
     import signal
+    import sys
 
-    faulthandler.enable(all_threads=True)
-    if hasattr(signal, "SIGUSR1"):
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+    for stream in (sys.stderr, sys.__stderr__):  # a captured stderr (tests, embedding) has no file descriptor
+        try:
+            stream.fileno()
+        except (AttributeError, ValueError, io.UnsupportedOperation):
+            continue
+        faulthandler.enable(file=stream, all_threads=True)
+        if hasattr(signal, "SIGUSR1"):
+            faulthandler.register(signal.SIGUSR1, file=stream, all_threads=True)
+        return
 
 
 # -- demo ----------------------------------------------------------------------------------------
