@@ -76,11 +76,9 @@ def page():
 
 
 def log_in(page, panel, username: str) -> None:
-    page.goto(panel["url"] + "/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button.primary")
-    page.wait_for_url(panel["url"] + "/")
+    from web_support import log_in_browser
+
+    log_in_browser(page, panel["url"], username, PASSWORD)
 
 
 def test_staff_sees_both_and_marks_one_called_back(page, panel):

@@ -91,6 +91,15 @@ def login(client, username: str, password: str = PASSWORD):
     return post(client, "/login", {"username": username, "password": password})
 
 
+def log_in_browser(page, base_url: str, username: str, password: str = PASSWORD) -> None:
+    """Log in through the real login form in a Playwright page; returns on the overview page."""
+    page.goto(base_url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button.primary")
+    page.wait_for_url(base_url + "/")
+
+
 @pytest.fixture
 def client_as(app, users):
     """``client_as("staff")``: a test client logged in as that user."""
