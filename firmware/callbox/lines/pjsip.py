@@ -7,6 +7,8 @@ pjsua2 facts this module is built around (measured):
   ``libRegisterThread``;
 - no sound card: the null audio device clocks the conference bridge, and call audio goes in and out
   through :class:`PcmPort` (an ``AudioMediaPort``) at 8 kHz, 20 ms frames;
+- media ports are pooled and reused, never destroyed while the library runs: 2.15's bridge removes
+  ports asynchronously and ``~AudioMediaPort`` frees the port under it (``PjEngine.release_port``);
 - every ``Call`` object is kept referenced until it is disconnected, and all are dropped before
   ``libDestroy``;
 - timers (registration retries, ring timeouts) run on the same thread (``PjEngine.call_later``), so a
@@ -55,28 +57,51 @@ def require_pjsua2() -> None:
         )
 
 
-class PcmPort(pj.AudioMediaPort if pj else object):  # type: ignore[misc]
-    """Bridges one call's audio to Python: received frames to a callback, sent frames from a buffer."""
+@dataclass(frozen=True)
+class _PortBinding:
+    """Where one call's audio goes: swapped in one attribute write, read once per media callback."""
 
-    def __init__(
+    on_frame: Callable[[bytes], None]
+    playback: PlaybackBuffer
+    on_sent: Callable[[bytes], None] | None
+
+
+_SILENT_FRAME = bytes(FRAME_BYTES)
+
+
+class PcmPort(pj.AudioMediaPort if pj else object):  # type: ignore[misc]
+    """Bridges one call's audio to Python: received frames to a callback, sent frames from a buffer.
+
+    A port is made once and then serves call after call (:meth:`PjEngine.media_port`,
+    :meth:`PjEngine.release_port`); between calls it is unbound and its callbacks return silence.
+    Why it is never destroyed while the library runs: see :meth:`PjEngine.release_port`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._binding: _PortBinding | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._binding is None
+
+    @property
+    def playback(self) -> PlaybackBuffer | None:
+        binding = self._binding
+        return binding.playback if binding is not None else None
+
+    def bind(
         self,
         on_frame: Callable[[bytes], None],
         playback: PlaybackBuffer,
         on_sent: Callable[[bytes], None] | None = None,
     ) -> None:
-        super().__init__()
-        self._on_frame = on_frame
-        self._on_sent = on_sent
-        self.playback = playback
-        self.closed = False
+        self._binding = _PortBinding(on_frame, playback, on_sent)
 
     def close(self) -> None:
         """The call is over: callbacks that still arrive (the conference bridge disconnects ports
-        asynchronously, on its own media thread) return at once. Keep the object alive a little
-        longer (:meth:`PjEngine.retire`): freeing a director object while the media thread is
-        inside one of its callbacks corrupts memory or deadlocks."""
-        self.closed = True
-        self._on_frame = self._on_sent = None
+        asynchronously, on its own media thread) send silence and deliver nothing."""
+        self._binding = None
 
     def create(self, name: str) -> None:
         fmt = pj.MediaFormatAudio()
@@ -84,26 +109,26 @@ class PcmPort(pj.AudioMediaPort if pj else object):  # type: ignore[misc]
         self.createPort(name, fmt)
 
     def onFrameRequested(self, frame: Any) -> None:  # noqa: N802 (pjsua2 name)
-        data = self.playback.pop_frame() if not self.closed else bytes(FRAME_BYTES)
+        binding = self._binding  # one read: close() or bind() may swap it from another thread
+        data = binding.playback.pop_frame() if binding is not None else _SILENT_FRAME
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
         frame.buf = pj.ByteVector(data)
         frame.size = len(data)
-        on_sent = self._on_sent  # one read: close() may clear it from another thread
-        if on_sent is not None:
+        if binding is not None and binding.on_sent is not None:
             try:
-                on_sent(data)
+                binding.on_sent(data)
             except Exception:
                 log.exception("on_sent callback failed")
 
     def onFrameReceived(self, frame: Any) -> None:  # noqa: N802
-        on_frame = self._on_frame  # one read: close() may clear it from another thread
-        if on_frame is None or frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
+        binding = self._binding
+        if binding is None or frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
             return
         data = bytes(frame.buf)
         if len(data) != FRAME_BYTES:
             data = (data + bytes(FRAME_BYTES))[:FRAME_BYTES]
         try:
-            on_frame(data)
+            binding.on_frame(data)
         except Exception:
             log.exception("on_frame callback failed")
 
@@ -177,6 +202,9 @@ class PjEngine:
         # before libDestroy, whatever happens to the code that created them.
         self.keep: set[Any] = set()
         self.objects: dict[str, Any] = {}
+        # Media ports: made on demand, reused, never destroyed while the library runs (release_port).
+        self._ports: list[PcmPort] = []
+        self._free_ports: list[PcmPort] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> None:
@@ -257,6 +285,7 @@ class PjEngine:
             pass
         self.keep.clear()
         self.objects.clear()
+        self._abandon_ports()
         import gc
 
         gc.collect()
@@ -284,13 +313,63 @@ class PjEngine:
             except Exception:
                 log.exception("SIP engine %s: scheduled task failed", self.name)
 
-    def retire(self, obj: Any, after_s: float = 2.0) -> None:
-        """Keep ``obj`` (a pjsua2 media object of a call that ended) alive for ``after_s``, then drop
-        it on the pjsua thread. The conference bridge's media thread may still be inside its callbacks
-        for a tick or two after the call ends; freeing the Python side under it corrupted the heap
-        (a segfault in whatever the main thread did next) or deadlocked on the port's lock."""
-        holder = [obj]
-        self.call_later(after_s, holder.clear)
+    def media_port(
+        self,
+        on_frame: Callable[[bytes], None],
+        playback: PlaybackBuffer,
+        on_sent: Callable[[bytes], None] | None = None,
+    ) -> PcmPort:
+        """A conference-bridge port for one call's audio (on the pjsua thread): a free one from an
+        earlier call, else a new one. Give it back with :meth:`release_port` when the call ends."""
+        self._require_engine_thread("media_port")
+        if self._free_ports:
+            port = self._free_ports.pop()
+        else:
+            port = PcmPort()
+            port.create(f"pcm{len(self._ports)}")
+            self._ports.append(port)
+        port.bind(on_frame, playback, on_sent)
+        return port
+
+    def release_port(self, port: PcmPort) -> None:
+        """The call of ``port`` ended (on the pjsua thread): unbind it and keep it for the next call.
+
+        Why ports are reused and never destroyed while the library runs: pjsua2 2.15's conference
+        bridge removes a port *asynchronously*, on its media clock, but ``~AudioMediaPort`` releases
+        the port's memory right after asking for the removal (fixed upstream after 2.15.1, pjproject
+        PR #4200). The clock later reads the freed port: heap corruption that crashed the daemon
+        seconds later in unrelated code (CI: ``callbox demo`` SIGSEGV in the main thread). And with
+        the null sound device closed between calls (no clock), removals queued up and the bridge ran
+        out of its 254 slots after ~250 calls. A pool needs as many ports as calls at once."""
+        self._require_engine_thread("release_port")
+        port.close()
+        if port in self._ports and port not in self._free_ports:
+            self._free_ports.append(port)
+
+    @property
+    def port_count(self) -> int:
+        """How many media ports exist (in use + free): bounded by the most calls at once."""
+        return len(self._ports)
+
+    @property
+    def ports_in_use(self) -> int:
+        """Media ports bound to a call right now (0 once every call has ended)."""
+        return len(self._ports) - len(self._free_ports)
+
+    def _abandon_ports(self) -> None:
+        """At shutdown: leave the ports to the process instead of destroying them. Their destructor
+        would queue a removal on a bridge that ``libDestroy`` is about to tear down (the same
+        use-after-free, or an abort after it); ``__disown__`` hands each to its C++ side for good,
+        a few kilobytes per port for the rest of the process."""
+        for port in self._ports:
+            port.close()
+            port.__disown__()
+        self._ports.clear()
+        self._free_ports.clear()
+
+    def _require_engine_thread(self, what: str) -> None:
+        if threading.current_thread() is not self._thread:
+            raise RuntimeError(f"PjEngine.{what} must run on the pjsua thread (use engine.call)")
 
     def call_later(self, delay_s: float, fn: Callable[[], Any]) -> Callable[[], None]:
         """Run ``fn`` on the pjsua thread after ``delay_s`` seconds; returns a cancel function.

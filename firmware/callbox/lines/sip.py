@@ -363,8 +363,7 @@ class _SipCall(pj.Call if pj else object):  # type: ignore[misc]
         for index, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE and self.port is None:
                 call_audio = self.getAudioMedia(index)
-                self.port = PcmPort(self._on_frame, self.playback, self._on_sent)
-                self.port.create(f"call{info.id}")
+                self.port = self.line.engine.media_port(self._on_frame, self.playback, self._on_sent)
                 call_audio.startTransmit(self.port)
                 self.port.startTransmit(call_audio)
                 self.media_up.set()
@@ -404,12 +403,11 @@ class _SipCall(pj.Call if pj else object):  # type: ignore[misc]
     def release(self) -> None:
         """Break the call <-> port <-> listener cycles, on the engine thread, so pjsua2 frees these
         objects here and now; a cycle left to the garbage collector may be freed on another thread
-        or after ``libDestroy``, which aborts the process. The media port is closed and retired, not
-        freed here: the media thread may still be calling into it (PjEngine.retire)."""
+        or after ``libDestroy``, which aborts the process. The media port goes back to the engine's
+        pool for the next call (never freed while the library runs: PjEngine.release_port)."""
         port, self.port = self.port, None
         if port is not None:
-            port.close()
-            self.line.engine.retire(port)
+            self.line.engine.release_port(port)
         self.listener = None
         self.cancel_ring_timer = _noop
 

@@ -67,8 +67,7 @@ class CalleeCall(pj.Call):  # type: ignore[misc]
         for index, media in enumerate(info.media):
             if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE and self.port is None:
                 call_audio = self.getAudioMedia(index)
-                self.port = PcmPort(self.on_frame, self.playback)
-                self.port.create(f"callee{info.id}")
+                self.port = self.bank.engine.media_port(self.on_frame, self.playback)
                 call_audio.startTransmit(self.port)
                 self.port.startTransmit(call_audio)
                 self.answered.set()
@@ -196,11 +195,10 @@ class PhoneBank:
                 "events": call.events,
             }
         )
-        def _forget() -> None:  # on the pjsua thread; the port is retired, not freed under the media thread
+        def _forget() -> None:  # on the pjsua thread; the port goes back to the pool (PjEngine.release_port)
             port, call.port = call.port, None
             if port is not None:
-                port.close()
-                self.engine.retire(port)
+                self.engine.release_port(port)
             self.engine.keep.discard(call)
 
         self.engine.call(_forget, wait=False)
