@@ -31,7 +31,8 @@ PASSPHRASE = "recording passphrase of the test box"
 FAST_KDF = KdfParams(time_cost=1, memory_cost_kib=8 * 1024, parallelism=1)
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-ALICE, BOB, CAROL, DAVE = "+8613900000101", "+8613900000102", "+8613900000103", "+8613900000104"
+ALICE, BOB, CAROL, DAVE, ERIN = (
+    "+8613900000101", "+8613900000102", "+8613900000103", "+8613900000104", "+8613900000105")
 CALLEES = [
     Callee(ALICE, "en", "Alice", acts=(Act(box_pause_ms=900, dtmf="2"), Act(box_pause_ms=900, say="Yes, I will be there."))),
     # Bob talks over the prologue. If the box was unsure what it heard it asks once ("Do you want us to
@@ -41,6 +42,12 @@ CALLEES = [
     Callee(CAROL, "en", "Carol", acts=(Act(box_spoke_ms=1500, dtmf="9"),)),
     # Dave declines recording, then presses 0 at the reminder: the script promises a call back.
     Callee(DAVE, "en", "Dave", acts=(Act(box_pause_ms=900, dtmf="2"), Act(box_pause_ms=900, dtmf="0"))),
+    # Erin's phone renegotiates the media 2 s into the prologue (a re-INVITE with new RTP ports, as PBXs
+    # and phones changing networks do). She speaks only after hearing 5 s more of the box, and asks to
+    # stop: both directions must survive the new streams.
+    Callee(ERIN, "en", "Erin", acts=(Act(box_spoke_ms=2000, reinvite=True),
+                                     Act(box_spoke_ms=7000, say="Stop calling me, please."),
+                                     Act(box_pause_ms=900, say="Yes, stop calling me."))),
 ]
 
 
@@ -166,9 +173,17 @@ def test_a_promised_call_back_is_a_task_for_staff(env):
     assert not CallbackTask.select().where(CallbackTask.phone != DAVE).exists()  # nobody else asked
 
 
+def test_audio_flows_both_ways_after_the_callee_renegotiates_the_media(env):
+    report = env["bank"].wait_report(ERIN)
+    events = [e["event"] for e in report["events"]]
+    assert "reinvite" in events and events.index("reinvite") < events.index("say"), events  # Erin heard the box
+    result = env["results"][ERIN]
+    assert result.opt_out and result.outcome == "opt_out", result.transcript  # and the box heard Erin
+
+
 def test_opted_out_numbers_are_never_dialed_again(env):
     box = env["box"]
-    for number in (BOB, CAROL):
+    for number in (BOB, CAROL, ERIN):
         result = box.gate.request(number, "reminder", "sip", env["campaign"])
         assert result.permit is None
         assert result.verdict.decision == "denied" and "dnc" in result.verdict.reasons
@@ -189,7 +204,7 @@ def test_no_transcript_words_in_plaintext_anywhere_on_disk(env):
             assert needle not in raw, f"{needle!r} in plaintext in {path.relative_to(env['data'])}"
     assert seen >= 4  # the store (and its WAL) and the sealed transcripts were scanned
     assert sorted(p.name for p in (env["data"] / "recordings").glob("*.cbt")) == [
-        call_of(n).transcript_file for n in (ALICE, BOB, CAROL, DAVE)]
+        call_of(n).transcript_file for n in (ALICE, BOB, CAROL, DAVE, ERIN)]
     assert "transcript" not in {c.name for c in m.Call._meta.sorted_fields}
 
 
@@ -213,7 +228,7 @@ def test_sweep_removes_transcripts_when_retention_ends(env, tmp_path):
     shutil.copytree(env["data"] / "recordings", folder)
     now = START + timedelta(days=200)  # the medical pack period (6 months) is over
     report = sweep(folder, now, False, lambda *entry: None, rules={"general": RetentionRule(6)})
-    assert sorted(report.shredded) == sorted(call_of(n).transcript_file for n in (ALICE, BOB, CAROL, DAVE))
+    assert sorted(report.shredded) == sorted(call_of(n).transcript_file for n in (ALICE, BOB, CAROL, DAVE, ERIN))
     assert not list(folder.glob("*.cbt"))
 
 

@@ -361,9 +361,13 @@ class _SipCall(pj.Call if pj else object):  # type: ignore[misc]
     def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
         info = self.getInfo()
         for index, media in enumerate(info.media):
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE and self.port is None:
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 call_audio = self.getAudioMedia(index)
-                self.port = self.line.engine.media_port(self._on_frame, self.playback, self._on_sent)
+                if self.port is None:
+                    self.port = self.line.engine.media_port(self._on_frame, self.playback, self._on_sent)
+                # Connect every time media turns active, not only the first: a re-INVITE that recreates
+                # the stream (new RTP ports, codec change; PBXs and phones that change networks send
+                # them) gives the call a new bridge slot with no connections: dead air both ways.
                 call_audio.startTransmit(self.port)
                 self.port.startTransmit(call_audio)
                 self.media_up.set()

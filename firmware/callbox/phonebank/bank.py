@@ -65,9 +65,11 @@ class CalleeCall(pj.Call):  # type: ignore[misc]
     def onCallMediaState(self, prm: Any) -> None:  # noqa: N802
         info = self.getInfo()
         for index, media in enumerate(info.media):
-            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE and self.port is None:
+            if media.type == pj.PJMEDIA_TYPE_AUDIO and media.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 call_audio = self.getAudioMedia(index)
-                self.port = self.bank.engine.media_port(self.on_frame, self.playback)
+                if self.port is None:
+                    self.port = self.bank.engine.media_port(self.on_frame, self.playback)
+                # Every time: a renegotiation that recreates the stream gives it a new, unconnected slot.
                 call_audio.startTransmit(self.port)
                 self.port.startTransmit(call_audio)
                 self.answered.set()
@@ -161,6 +163,9 @@ class PhoneBank:
                         time.sleep(0.02)
                     with call.lock:
                         call.ear.acted()
+                if act.reinvite:
+                    call.note("reinvite")
+                    self.engine.call(lambda: call.reinvite(_reinit_media()))
                 if act.dtmf:
                     call.note("dtmf", digits=act.dtmf)
                     self.engine.call(lambda d=act.dtmf: call.dialDtmf(d))
@@ -210,6 +215,13 @@ class PhoneBank:
 def _status(code: int) -> Any:
     prm = pj.CallOpParam()
     prm.statusCode = code
+    return prm
+
+
+def _reinit_media() -> Any:
+    """A re-INVITE with fresh media transports: new RTP ports, so both ends recreate their streams."""
+    prm = pj.CallOpParam(True)
+    prm.opt.flag = pj.PJSUA_CALL_REINIT_MEDIA
     return prm
 
 

@@ -4,7 +4,8 @@ A callee runs a list of :class:`Act` in order. Each act waits for a trigger abou
 - ``box_spoke_ms``: the box has been speaking for this many ms in total (used to interrupt);
 - ``box_pause_ms``: the box spoke after the callee's previous phrase had finished playing, and has
   now been silent for this long (its turn ended; its pause while listening to the callee is not);
-then says a phrase, presses DTMF digits, or hangs up.
+then says a phrase, presses DTMF digits, renegotiates the media (``reinvite``: a re-INVITE with new RTP
+ports, as a PBX or a phone that changes network does), or hangs up.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class Act:
     box_pause_ms: int = 0
     say: str = ""
     dtmf: str = ""
+    reinvite: bool = False
     hangup: bool = False
 
 
