@@ -8,8 +8,9 @@ and changes nothing else: the next synthesis simply faults fresh pages in.
 A call leaves reference cycles behind (session ⇄ line ⇄ player, closures), and with them the numpy
 buffers they hold, until Python's cyclic collector happens to run: measured after 4 calls, 35 MB that
 ``malloc_trim`` alone could not give back (scripts/bench_memory.py --profile phases). A full collection
-walks every tracked object, ~260,000 once the models and pypinyin's dictionaries are loaded (~60 ms on
-the x86 dev machine, longer on a Pi, holding the GIL): so the startup objects are frozen
+walks every tracked object: ~260,000 once the models and pypinyin's dictionaries were loaded (~60 ms on
+the x86 dev machine, longer on a Pi, holding the GIL; ~190,000 fewer since dialogs/phonetic.py keeps those
+dictionaries compactly): so the startup objects are frozen
 (:func:`freeze_startup_objects`, ``gc.freeze``) and a collection then only looks at what was made
 since (0.0 ms measured with no call up; with calls up, their objects only), cheap enough after every call.
 """
