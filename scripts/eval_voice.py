@@ -54,6 +54,8 @@ def make_engine(name: str, language: str):
     if name.startswith("whisper-beam"):  # e.g. whisper-beam6: beam 6 with 6 hypotheses (n-best)
         width = int(name.removeprefix("whisper-beam"))
         return load_recognizer("whisper", beam_size=width, alternatives=width)
+    if name == "whisper-notail":  # phrase scoring on the whole turn only, no tail pass (before issue #5's tail)
+        return load_recognizer("whisper", spot_tail=False)
     if name == "whisper-noretry":  # no second decode without the prompt after prompt bleed
         return load_recognizer("whisper", retry_unprompted=False)
     if name == "whisper-greedy":
@@ -75,6 +77,23 @@ def _norm(text: str) -> str:
     return "".join(ch for ch in text.lower() if ch.isalnum() or ch == " ").strip()
 
 
+# Rows after this number (zh-245…) were added for the tail pass (phrase said after other words): tuning half only.
+TAIL_ROWS_FROM = 245
+
+
+def _rows(item, which: str) -> bool:
+    """Whether ``item`` belongs to the --rows part: original, added (all later rows), added-nov, added-tail."""
+    from callbox.voice import evalset
+
+    number = item.id.rsplit("-", 1)[-1]
+    late = number.isdigit() and int(number) >= TAIL_ROWS_FROM
+    if which == "original":
+        return not evalset.added(item)
+    if which == "added":
+        return evalset.added(item)
+    return evalset.added(item) and late == (which == "added-tail")
+
+
 SUPPORTS = {"sphinx": ("en",), "sphinx-grammar": ("en",)}
 
 
@@ -85,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subset", action="store_true", help="only the rows marked subset=1 (the pytest subset)")
     parser.add_argument("--labels", help="another labelled CSV in the same format (e.g. tests/data/voice_stress.csv)")
     parser.add_argument("--json", help="write the summaries here")
-    parser.add_argument("--rows", choices=("all", "original", "added"), default="all",
-                        help="original: the first 180 rows per language (the set as first measured); added: later rows")
+    parser.add_argument("--rows", choices=("all", "original", "added", "added-nov", "added-tail"), default="all",
+                        help="original: the first 180 rows per language (the set as first measured); added: later rows;"
+                             " added-nov: zh-181…244 (November 2026); added-tail: zh-245… (tuning rows of opt-outs said"
+                             " after other words, and benign replies, for the tail pass)")
     parser.add_argument("--misses", nargs="?", const="tune", choices=("tune", "held-out", "all"),
                         help="print the misses of the tuning half (default: design changes on it only), or of another part")
     parser.add_argument("--tune", action="store_true",
@@ -102,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     languages = tuple(args.lang.split(","))
     items = evalset.load(Path(args.labels) if args.labels else None, subset=args.subset, languages=languages)
     if args.rows != "all":
-        items = [i for i in items if evalset.added(i) == (args.rows == "added")]
+        items = [i for i in items if _rows(i, args.rows)]
     voices = evalset.Voices()
     t = time.monotonic()
     pcm = {item.id: evalset.render(item, voices) for item in items}
@@ -139,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                         false_yes[part][1] += 1
             cpu = (time.process_time() - cpu0) / max(1e-6, time.monotonic() - wall0)
             spot_ms = sorted(getattr(engine, "spot_ms", ()))
+            tail_ms = sorted(getattr(engine, "tail_ms", ()))
             for part, scores in parts.items():
                 summary = {"engine": engine_name, "part": part, **scores.summary(), "load_s": round(load_s, 2),
                            "rss_mb": round(memory), "cpu_cores": round(cpu, 2), "false_yes": false_yes[part][0],
@@ -147,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
                     summary["spot_runs"] = len(spot_ms)
                     summary["spot_ms_p50"] = spot_ms[len(spot_ms) // 2]
                     summary["spot_ms_p95"] = spot_ms[min(len(spot_ms) - 1, int(len(spot_ms) * 0.95))]
+                if part == "all" and tail_ms:
+                    summary["tail_runs"] = len(tail_ms)
+                    summary["tail_ms_p50"] = tail_ms[len(tail_ms) // 2]
+                    summary["tail_ms_max"] = tail_ms[-1]
                 summaries.append(summary)
                 opt_n = scores.opt_out_total
                 print(
@@ -164,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
                   f" {summary['load_s']} s  +RSS {summary['rss_mb']} MB" + (
                       f"  phrase scoring ran on {summary['spot_runs']} turns: +{summary['spot_ms_p50']} ms p50,"
                       f" +{summary['spot_ms_p95']} ms p95" if spot_ms else "")
+                  + (f"  tail pass ran on {summary['tail_runs']} turns: +{summary['tail_ms_p50']} ms p50,"
+                     f" +{summary['tail_ms_max']} ms max" if tail_ms else "")
                   + (f"  decoded again without the prompt: {engine.retries} turns" if getattr(engine, "retries", 0) else ""),
                   flush=True)
             scores = parts[args.misses or "all"]
@@ -187,7 +215,7 @@ def tune(args) -> int:
     asked, then — among equals — the middle of the tied score range, the highest margin and the middle of
     the tied doubt range. Both languages share one set (the same model's log-probabilities).
     """
-    from callbox.dialogs.intents import classify_hypotheses
+    from callbox.dialogs.intents import classify, classify_hypotheses
     from callbox.voice import evalset
 
     languages = tuple(args.lang.split(","))
@@ -197,10 +225,18 @@ def tune(args) -> int:
     voices = evalset.Voices()
     engine = make_engine(args.engines.split(",")[0], languages[0])
     rows = []  # (language, group, base opt-out?, [(score, margin, doubt)])
+    tails = []  # (language, group, base opt-out or whole-turn spotted?, [(score, margin, doubt) of tails the rules read as opt-out])
     for item in items:
-        transcript, scores = engine.transcribe_scored(evalset.render(item, voices), item.lang)
+        transcript, all_scores = engine.transcribe_scored(evalset.render(item, voices), item.lang)
+        scores = [p for p in all_scores if not p.tail]
         base = classify_hypotheses(transcript.text, transcript.alternatives, item.lang).name == "opt_out"
         rows.append((item.lang, item.group, base, [(p.score, p.margin, p.doubt) for p in scores]))
+        tails.append((item.lang, item.group, base or any(p.spotted for p in scores),
+                      [(p.score, p.margin, p.doubt) for p in all_scores if p.tail and classify(p.phrase, item.lang).name == "opt_out"]))
+        if all_scores:
+            print(f"  {item.id} {item.group:8} {item.text!r} heard {transcript.text!r}: tail "
+                  + ", ".join(f"{p.phrase} d{p.distance:.2f} s{p.score:.2f} m{p.margin:.2f} doubt {p.doubt:.2f}"
+                              for p in all_scores if p.tail), flush=True)
         if scores:
             print(f"  {item.id} {item.group:8} {item.text!r} heard {transcript.text!r} (doubt {scores[0].doubt:.2f}): "
                   + ", ".join(f"{p.phrase} d{p.distance:.2f} s{p.score:.2f} m{p.margin:.2f}" for p in scores), flush=True)
@@ -235,7 +271,48 @@ def tune(args) -> int:
           f" chosen MIN_SCORE {smin} MIN_MARGIN {mmin} MAX_DOUBT {dmax}")
     for lang, (h, n, a, b) in chosen[5].items():
         print(f"  {lang}: recall {h}/{n}, asked {a}/{b} benign")
+    tune_tail(tails, languages)
     return 0
+
+
+def tune_tail(rows: list, languages: tuple[str, ...]) -> None:
+    """Tail pass thresholds (phrase_score.TAIL_MIN_SCORE, TAIL_MIN_MARGIN) with the whole-turn ones fixed.
+
+    MAX_DOUBT is shared with the whole-turn pass. Most opt-outs found, then fewest benign asked, then the
+    middle of the tied score range and the middle of the tied margin range (the thresholds furthest from
+    the nearest opt-out and benign reply on each side; with few opt-outs a bound next to one is fragile).
+    """
+    from callbox.voice import phrase_score
+
+    grid = []
+    # score floors below -3 (a mean token probability under 5 %) are not considered: no phrase at all
+    for smin in [x / 10 for x in range(-30, 1)]:
+        for mmin in [x / 10 for x in range(-30, 6)]:
+            hits = asks = 0
+            per_lang = {lang: [0, 0, 0, 0] for lang in languages}
+            for lang, group, before, scores in rows:
+                flag = any(s >= smin and m >= mmin and d <= phrase_score.MAX_DOUBT for s, m, d in scores)
+                counts = per_lang[lang]
+                if group == "opt_out":
+                    counts[0] += before or flag
+                    counts[1] += 1
+                    hits += before or flag
+                elif group == "benign":
+                    counts[2] += flag and not before
+                    counts[3] += 1
+                    asks += flag and not before
+            grid.append((hits, -asks, smin, mmin, per_lang))
+    best = max((g[0], g[1]) for g in grid)
+    tied = [g for g in grid if (g[0], g[1]) == best]
+    smins = sorted({g[2] for g in tied})
+    smin = smins[len(smins) // 2]
+    mmins = sorted({g[3] for g in tied if g[2] == smin})
+    mmin = mmins[len(mmins) // 2]
+    chosen = next(g for g in tied if g[2] == smin and g[3] == mmin)
+    print(f"tail pass: best {best[0]} opt-outs found, {-best[1]} benign asked by the tail pass; tied score range {smins[0]}..{smins[-1]},"
+          f" margin range {mmins[0]}..{mmins[-1]}; chosen TAIL_MIN_SCORE {smin} TAIL_MIN_MARGIN {mmin}")
+    for lang, (h, n, a, b) in chosen[4].items():
+        print(f"  {lang}: recall {h}/{n}, asked {a}/{b} benign")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ class WhisperRecognizer:
         spot_context: bool = False,
         spot_prompt: bool = True,
         retry_unprompted: bool = True,
+        spot_tail: bool = True,
     ) -> None:
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
@@ -95,6 +96,9 @@ class WhisperRecognizer:
         )
         self._spot_prompt = spot_prompt  # score phrases after the initial prompt, as free decoding saw them
         self.spot_ms: deque[int] = deque(maxlen=1000)  # time the grammar pass added, per turn it ran
+        # The tail pass (phrase_score.PhraseSpotter.score_tail): a phrase said after other words.
+        self.spot_tail = spot_tail
+        self.tail_ms: deque[int] = deque(maxlen=1000)  # time the tail pass added, per turn it ran
         self.retry_unprompted = retry_unprompted  # decode again without the prompt when it bled into the text
         self.retries = 0  # turns decoded a second time that way
 
@@ -204,8 +208,12 @@ class WhisperRecognizer:
 
     def _spot(self, encoded, result, texts: list[str], frames: int, language: str,
               seconds: float, prompted: bool = True) -> list[phrase_score.PhraseScore]:
-        """The grammar pass (phrase_score.py): opt-out phrases scored against this audio, if worth it."""
-        if self._spotter is None or seconds > phrase_score.MAX_SECONDS or not any(texts):
+        """The grammar pass (phrase_score.py): opt-out phrases scored against this audio, if worth it.
+
+        First the whole turn (short turns); then, only if that found nothing, the tail pass for a phrase
+        said after other words. Both reuse this turn's encoder output."""
+        if self._spotter is None or seconds > max(phrase_score.MAX_SECONDS, phrase_score.TAIL_MAX_SECONDS) \
+                or not any(texts):
             return []
         from callbox.dialogs.intents import classify_hypotheses
 
@@ -213,11 +221,19 @@ class WhisperRecognizer:
             return []  # already heard: nothing to add
         tok = self._tokenizer(language)
         best = [t for t in result.sequences_ids[0] if t < tok.eot] if result.sequences_ids else []
-        started = time.monotonic()
         start = self._prompt(language, prompted and self._spot_prompt)
-        scores = self._spotter.score(encoded, start, best, texts, frames, language)
-        if scores:
-            self.spot_ms.append(int((time.monotonic() - started) * 1000))
+        scores: list[phrase_score.PhraseScore] = []
+        if seconds <= phrase_score.MAX_SECONDS:
+            started = time.monotonic()
+            scores = self._spotter.score(encoded, start, best, texts, frames, language)
+            if scores:
+                self.spot_ms.append(int((time.monotonic() - started) * 1000))
+        if self.spot_tail and seconds <= phrase_score.TAIL_MAX_SECONDS and not any(s.spotted for s in scores):
+            started = time.monotonic()
+            tail = self._spotter.score_tail(encoded, start, best, texts[0], frames, language)
+            if tail:
+                self.tail_ms.append(int((time.monotonic() - started) * 1000))
+            scores += tail
         return scores
 
 

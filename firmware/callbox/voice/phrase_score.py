@@ -49,6 +49,15 @@ MIN_MARGIN = -0.6  # phrase score minus the same score of the best free hypothes
 # calling me." / "No more calls." (one different key word is exactly what the score above forgives).
 MAX_DOUBT = -0.2
 
+# The tail pass (:meth:`PhraseSpotter.score_tail`): a phrase said after other words ("麻烦帮我设置" + 免打扰)
+# scores badly when forced from the start of the turn. Only for turns the whole-turn pass left unsure.
+TAIL_MAX_SECONDS = 6.0  # a prefix makes the turn longer than a bare phrase; a priori, not tuned
+TAIL_BACK_FRAMES = 5  # encoder frames (20 ms each) kept before the aligned start of the matched words; a priori
+# Spotted when the phrase, scored on the encoder frames from where the matched words start, holds up against
+# the hypothesis' own tail on the same frames. Tuned on the tuning halves: scripts/eval_voice.py --tune.
+TAIL_MIN_SCORE = -2.4
+TAIL_MIN_MARGIN = -1.0
+
 
 @dataclass(frozen=True)
 class PhraseScore:
@@ -58,6 +67,17 @@ class PhraseScore:
     margin: float  # score minus the same score of the best free hypothesis
     spotted: bool
     doubt: float = 0.0  # log-probability of the free hypothesis' least likely token
+    tail: bool = False  # scored by the tail pass; ``phrase`` is then the hypothesis' prefix + the phrase
+
+
+@dataclass(frozen=True)
+class TailCandidate:
+    """A phrase that sounds like the end of the hypothesis, after other words."""
+
+    distance: float
+    phrase: str
+    prefix: str  # the hypothesis' words before the match, as written
+    unit_start: int  # where the match starts in the hypothesis' units (pinyin syllables / letters)
 
 
 def fixed_tokenizer(model_dir: Path | str):
@@ -164,6 +184,42 @@ def distance(hypothesis: str, phrase: str, language: str) -> float:
     return _distance_units(_units(hypothesis, language), _units(phrase, language), language)
 
 
+def tail_candidates(hypothesis: str, phrases: Sequence[str], language: str,
+                    max_distance: float | None = None, top_k: int = TOP_K) -> list[TailCandidate]:
+    """Phrases that sound like the *end* of ``hypothesis`` after at least one other word, nearest first.
+
+    以后都别赶了 ends like 别打了 after 以后都; "I really want to lock down" ends like "Opt out". A phrase
+    matching the whole hypothesis is the whole-turn pass's job and is not returned. The match may leave
+    one character over at the end (了, 吧), or in English the rest of the last word.
+    """
+    limit = MAX_DISTANCE.get(language, 0.4) if max_distance is None else max_distance
+    if language == "zh":
+        units = _units_zh(hypothesis)
+        text = "".join(ch for ch in hypothesis if "\u4e00" <= ch <= "\u9fff")
+    else:
+        units = text = _units_en(hypothesis)
+    found = []
+    for phrase in phrases:
+        if language == "zh":
+            d, start, end = fuzzy_match(units, _units_zh(phrase), _cost_zh)
+        else:
+            d, start, end = fuzzy_match(text, _units_en(phrase))
+            while start > 0 and text[start - 1] != " ":  # whole words only
+                start -= 1
+        ends = end >= len(units) - 1 if language == "zh" else " " not in text[end:].strip()  # ends in the last word
+        if d <= limit and start >= 1 and ends and text[:start].strip():
+            found.append(TailCandidate(round(d, 3), phrase, text[:start].strip(), start))
+    found.sort(key=lambda c: (c.distance, c.phrase))
+    return found[:top_k]
+
+
+def _joined(candidate: TailCandidate, language: str) -> str:
+    """The hypothesis' prefix + the phrase, as the intent rules will read it ("麻烦帮我设计免打扰")."""
+    if language == "zh":
+        return candidate.prefix + candidate.phrase
+    return candidate.prefix + " " + candidate.phrase[0].lower() + candidate.phrase[1:]
+
+
 def robust_score(logprobs: Sequence[float]) -> float:
     """Mean token log-probability without the single worst token (with 3 or more tokens)."""
     values = sorted(float(v) for v in logprobs)
@@ -255,11 +311,36 @@ class PhraseSpotter:
 
     def align(self, encoded: np.ndarray, start: list[int], sequences: list[list[int]], num_frames: int) -> list[list[float]]:
         """Per-token log-probabilities of each sequence given the audio (one batched decoder pass)."""
+        results = self._align_raw(encoded, start, sequences, num_frames)
+        return [[float(np.log(max(p, 1e-12))) for p in r.text_token_probs] for r in results]
+
+    def _align_raw(self, encoded: np.ndarray, start: list[int], sequences: list[list[int]], num_frames: int):
         import ctranslate2
 
         batch = ctranslate2.StorageView.from_array(np.ascontiguousarray(np.repeat(encoded, len(sequences), axis=0)))
-        results = self._model.align(batch, start, sequences, [num_frames] * len(sequences))
-        return [[float(np.log(max(p, 1e-12))) for p in r.text_token_probs] for r in results]
+        return self._model.align(batch, start, sequences, [num_frames] * len(sequences))
+
+    def locate(self, encoded: np.ndarray, start: list[int], tokens: list[int], num_frames: int) -> tuple[list[int], list[float]]:
+        """Where each token of ``tokens`` starts (encoder frame, 20 ms) by Whisper's cross-attention
+        alignment (the same DTW faster-whisper uses for word timestamps), and its log-probability."""
+        result = self._align_raw(encoded, start, [tokens], num_frames)[0]
+        first = [-1] * len(tokens)
+        for text_index, time_index in result.alignments:
+            if 0 <= text_index < len(tokens) and (first[text_index] < 0 or time_index < first[text_index]):
+                first[text_index] = int(time_index)
+        for i in range(len(first) - 2, -1, -1):  # a token the path skipped starts where the next one does
+            if first[i] < 0:
+                first[i] = first[i + 1]
+        return first, [float(np.log(max(p, 1e-12))) for p in result.text_token_probs]
+
+    def token_at(self, tokens: list[int], unit_start: int, language: str) -> int:
+        """The index of the hypothesis token holding unit ``unit_start`` (a Chinese character / a letter)."""
+        for i in range(len(tokens)):
+            text = self._tokenizer.decode(tokens[: i + 1])
+            count = (sum("\u4e00" <= ch <= "\u9fff" for ch in text) if language == "zh" else len(_units_en(text)))
+            if count > unit_start:
+                return i
+        return max(0, len(tokens) - 1)
 
     def score(self, encoded, start: list[int], hypothesis_tokens: list[int], hypotheses: Sequence[str],
               num_frames: int, language: str, candidates: list[tuple[float, str]] | None = None,
@@ -293,5 +374,50 @@ class PhraseSpotter:
             spotted = (unsure and s >= (MIN_SCORE if min_score is None else min_score)
                        and margin >= (MIN_MARGIN if min_margin is None else min_margin))
             out.append(PhraseScore(phrase, round(d, 3), round(s, 3), round(margin, 3), spotted, round(doubt, 3)))
+        out.sort(key=lambda p: (not p.spotted, -p.score))
+        return out
+
+    def score_tail(self, encoded, start: list[int], hypothesis_tokens: list[int], hypothesis: str, num_frames: int,
+                   language: str, candidates: list[TailCandidate] | None = None, min_score: float | None = None,
+                   min_margin: float | None = None, max_doubt: float | None = None) -> list[PhraseScore]:
+        """The tail pass: phrases that sound like the end of the turn, scored on the audio from there on.
+
+        Why: forced from the start of the turn, 免打扰 must also explain "麻烦帮我设置" and scores badly.
+        Where the matched words start is read from the audio (the cross-attention alignment of the free
+        hypothesis), not from its text; the decoder is then given only the encoder frames from there on
+        (the cheap equivalent of cropping the audio: no second encoder pass) and scores each phrase
+        against the hypothesis' own tail on the same frames. The misheard prefix is never part of the
+        scored sequence — a free prefix taken from it forgave benign near-misses (docs/voice.md).
+
+        A spotted tail comes back as the hypothesis' prefix + the phrase ("麻烦帮我设计免打扰"), so the
+        intent rules read the whole sentence and a prefix that negates it (我不想 + 退订) is no opt-out.
+        """
+        if candidates is None:
+            candidates = tail_candidates(hypothesis, self.phrases.get(language, ()), language)
+        if not candidates or not hypothesis_tokens:
+            return []
+        array = np.asarray(encoded)
+        keep = min(array.shape[1], (num_frames + 1) // 2 + 50)
+        array = array[:, :keep]
+        frames = min(num_frames, 2 * keep)
+        starts, hyp_lp = self.locate(array, start, list(hypothesis_tokens), frames)
+        doubt = min(hyp_lp) if hyp_lp else -30.0
+        unsure = doubt <= (MAX_DOUBT if max_doubt is None else max_doubt)
+        groups: dict[int, list[TailCandidate]] = {}  # by the hypothesis token where the match starts
+        for candidate in candidates:
+            groups.setdefault(self.token_at(list(hypothesis_tokens), candidate.unit_start, language), []).append(candidate)
+        out = []
+        for k, group in groups.items():  # one batched decoder pass per cut: the phrases and the tail they replace
+            first = max(0, min(starts[k], keep - 1) - TAIL_BACK_FRAMES)
+            sequences = [self.tokens(c.phrase, language) for c in group] + [list(hypothesis_tokens[k:])]
+            logprobs = self.align(array[:, first:], start, sequences, frames - 2 * first)
+            reference = robust_score(logprobs[-1])
+            for candidate, phrase_lp in zip(group, logprobs):
+                s = robust_score(phrase_lp)
+                margin = s - reference
+                spotted = (unsure and s >= (TAIL_MIN_SCORE if min_score is None else min_score)
+                           and margin >= (TAIL_MIN_MARGIN if min_margin is None else min_margin))
+                out.append(PhraseScore(_joined(candidate, language), candidate.distance, round(s, 3), round(margin, 3),
+                                       spotted, round(doubt, 3), tail=True))
         out.sort(key=lambda p: (not p.spotted, -p.score))
         return out
