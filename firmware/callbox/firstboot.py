@@ -271,10 +271,6 @@ def parse_config(text: str) -> BootConfig:
     for line_id in ids:
         if ids.count(line_id) > 1:
             raise ConfigError("sip.id", f"line id {line_id!r} is used twice", "give every line its own id")
-    if len(sip) > 1:  # one pjsua2 endpoint per process (see provision.read_lines)
-        raise ConfigError("sip", f"{len(sip)} [[sip]] accounts, but the box drives one SIP account",
-                          "keep one [[sip]] table (let the PBX route more extensions to it) or add a [gsm] line")
-
     hint = ""
     if "recording" in data:
         _unknown("recording", set(data["recording"]), _TABLES["recording"])

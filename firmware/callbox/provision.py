@@ -112,12 +112,4 @@ def read_lines(data_dir: Path) -> list[dict]:
     ids = [line["id"] for line in lines]
     for line_id in sorted({i for i in ids if ids.count(i) > 1}):
         raise ProvisionError(f"{path}: two lines have the id {line_id!r}; give each [[lines]] table its own id")
-    sip = [line["id"] for line in lines if line["kind"] == "sip"]
-    if len(sip) > 1:
-        # pjsua2 runs one endpoint per process and each SipLine owns one (lines/pjsip.py); a second
-        # would abort the daemon at start. Refuse it here with the fix instead.
-        raise ProvisionError(
-            f"{path}: {len(sip)} SIP lines ({', '.join(sip)}), but this firmware drives one SIP account per "
-            "box. Keep one [[lines]] table with kind = \"sip\" (let the PBX route more extensions to it), "
-            "or add GSM lines for more channels")
     return lines

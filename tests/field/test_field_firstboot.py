@@ -59,8 +59,8 @@ def test_example_file_is_valid_and_documented_line_by_line():
         (MINIMAL + "[ups]\ngpio = 40\n", "ups.gpio", "0..27"),
         ("[box\norganisation = 'x'\n", "(file)", "quotes"),
         (MINIMAL + "[sipp]\n", "sipp", "did you mean 'sip'"),
-        (MINIMAL + "[[sip]]\nid = 'a'\nuser = '1001'\ndomain = 'pbx'\n[[sip]]\nid = 'b'\nuser = '1002'\ndomain = 'pbx'\n",
-         "sip", "keep one [[sip]] table"),
+        (MINIMAL + "[[sip]]\nid = 'a'\nuser = '1001'\ndomain = 'pbx'\n[[sip]]\nid = 'a'\nuser = '1002'\ndomain = 'pbx'\n",
+         "sip.id", "its own id"),
     ],
 )
 def test_bad_file_names_the_key_and_the_fix(text, key, fix):
@@ -71,17 +71,24 @@ def test_bad_file_names_the_key_and_the_fix(text, key, fix):
     assert "Fix:" in str(err.value)
 
 
-@pytest.mark.parametrize(("tables", "fix"), [
-    ('[[lines]]\nid = "a"\nkind = "sip"\n[[lines]]\nid = "b"\nkind = "sip"\n', "one SIP account per box"),
-    ('[[lines]]\nid = "a"\nkind = "sip"\n[[lines]]\nid = "a"\nkind = "gsm"\n', "its own id"),
-])
-def test_lines_toml_the_daemon_cannot_run_is_refused_with_the_fix(tmp_path, tables, fix):
-    """Two SIP lines would abort the daemon at start (one pjsua2 endpoint per process)."""
+def test_lines_toml_with_a_line_id_twice_is_refused_with_the_fix(tmp_path):
     from callbox.provision import ProvisionError, read_lines
 
-    (tmp_path / "lines.toml").write_text(tables)
-    with pytest.raises(ProvisionError, match=re.escape(fix)):
+    (tmp_path / "lines.toml").write_text('[[lines]]\nid = "a"\nkind = "sip"\n[[lines]]\nid = "a"\nkind = "gsm"\n')
+    with pytest.raises(ProvisionError, match="its own id"):
         read_lines(tmp_path)
+
+
+def test_two_sip_accounts_become_two_sip_lines(tmp_path):
+    """Both lines share the process's one pjsua2 endpoint (tests/sip/test_sip_two_lines.py)."""
+    from callbox.provision import read_lines
+
+    text = MINIMAL + ("[[sip]]\nid = 'front'\nuser = '1001'\ndomain = 'pbx'\n"
+                      "[[sip]]\nid = 'back'\nuser = '1002'\ndomain = 'pbx'\n")
+    config = parse_config(text)
+    assert [a.id for a in config.sip] == ["front", "back"]
+    (tmp_path / "lines.toml").write_text('[[lines]]\nid = "front"\nkind = "sip"\n[[lines]]\nid = "back"\nkind = "sip"\n')
+    assert [line["id"] for line in read_lines(tmp_path)] == ["front", "back"]
 
 
 def test_windows_notepad_bom_and_crlf_are_fine():

@@ -151,7 +151,7 @@ def test_transfer_is_refused_before_answer_and_on_gsm_style_controls(make_line, 
 def test_malformed_traffic_does_not_crash_the_line(make_line, authority, tmp_path):
     busy = Sipp("uas_busy", tmp_path)
     line = direct_line(make_line, busy)
-    port = line.engine.port
+    port = line.port
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as raw:
         for junk in (b"\x00\xff" * 40, b"INVITE\r\n\r\n", b"SIP/2.0 200 OK\r\nVia: nonsense\r\n\r\n",
                      "INVITE sip:x@127.0.0.1 SIP/2.0\r\nContent-Length: 99999\r\n\r\n软件".encode()):

@@ -44,7 +44,7 @@ def with_voice(box: CallBox, tmp_path) -> CallBox:
 def caller(scenario: str, line, tmp_path, number: str = CALLER) -> Sipp:
     inject = tmp_path / f"{scenario}.csv"
     inject.write_text(f"SEQUENTIAL\n{number};\n")
-    return Sipp(scenario, tmp_path, target=f"127.0.0.1:{line.engine.port}", extra=("-inf", str(inject), "-s", "clinic"))
+    return Sipp(scenario, tmp_path, target=f"127.0.0.1:{line.port}", extra=("-inf", str(inject), "-s", "clinic"))
 
 
 @pytest.mark.skipif(not (PCAP_DIR / "dtmf_2833_9.pcap").exists(), reason="sip-tester's DTMF pcaps are missing")

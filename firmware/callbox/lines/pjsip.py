@@ -168,6 +168,31 @@ def is_wildcard(address: str) -> bool:
     return address in ("", "0.0.0.0", "::")
 
 
+def _transport_config(transport: str, bind: str, port: int, tls_files: TlsFiles) -> Any:
+    """Bind where the config says. A wildcard bind leaves the public address to pjsip (and to the
+    registrar's received/rport), so a box behind NAT advertises what the PBX can reach."""
+    tcfg = pj.TransportConfig()
+    tcfg.port = port
+    if not is_wildcard(bind):
+        tcfg.boundAddress = bind
+        tcfg.publicAddress = bind
+    if transport == "tls":
+        tls = tcfg.tlsConfig
+        tls.method = pj.PJSIP_TLSV1_2_METHOD
+        tls.CaListFile = tls_files.ca_file
+        tls.certFile = tls_files.cert_file
+        tls.privKeyFile = tls_files.key_file
+        tls.verifyServer = bool(tls_files.verify_server and tls_files.ca_file)
+    return tcfg
+
+
+def _create_transport(ep: Any, transport: str, bind: str, port: int, tls_files: TlsFiles) -> tuple[int, int]:
+    if transport not in TRANSPORTS:
+        raise ValueError(f"SIP transport {transport!r} is not supported: use one of {', '.join(TRANSPORTS)}")
+    tid = ep.transportCreate(getattr(pj, TRANSPORTS[transport]), _transport_config(transport, bind, port, tls_files))
+    return tid, int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1])
+
+
 class PjEngine:
     """Owns the Endpoint; runs it and every pjsua2 call on a single thread."""
 
@@ -177,11 +202,12 @@ class PjEngine:
         port: int = 0,
         log_level: int = 1,
         name: str = "callbox",
-        transport: str = "udp",
+        transport: str | None = "udp",
         tls: TlsFiles | None = None,
     ) -> None:
+        """``transport`` None: no transport at start; lines add theirs (:meth:`add_transport`)."""
         require_pjsua2()
-        if transport not in TRANSPORTS:
+        if transport is not None and transport not in TRANSPORTS:
             raise ValueError(f"SIP transport {transport!r} is not supported: use one of {', '.join(TRANSPORTS)}")
         self.bind = bind
         self.port = port
@@ -234,9 +260,8 @@ class PjEngine:
         cfg.medConfig.ecTailLen = 0
         ep.libInit(cfg)
         ep.audDevManager().setNullDev()
-        tid = ep.transportCreate(getattr(pj, TRANSPORTS[self.transport]), self._transport_config())
-        self.transport_id = tid
-        self.port = int(ep.transportGetInfo(tid).localName.rsplit(":", 1)[-1])
+        if self.transport is not None:
+            self.transport_id, self.port = _create_transport(ep, self.transport, self.bind, self.port, self.tls)
         ep.libStart()
         # Telephone codecs first: G.711 is what PBXs and trunks speak; no transcoding surprises.
         for codec, prio in (("PCMA/8000", 255), ("PCMU/8000", 254)):
@@ -246,22 +271,17 @@ class PjEngine:
                 pass
         self.ep = ep
 
-    def _transport_config(self) -> Any:
-        """Bind where the config says. A wildcard bind leaves the public address to pjsip (and to the
-        registrar's received/rport), so a box behind NAT advertises what the PBX can reach."""
-        tcfg = pj.TransportConfig()
-        tcfg.port = self.port
-        if not is_wildcard(self.bind):
-            tcfg.boundAddress = self.bind
-            tcfg.publicAddress = self.bind
-        if self.transport == "tls":
-            tls = tcfg.tlsConfig
-            tls.method = pj.PJSIP_TLSV1_2_METHOD
-            tls.CaListFile = self.tls.ca_file
-            tls.certFile = self.tls.cert_file
-            tls.privKeyFile = self.tls.key_file
-            tls.verifyServer = bool(self.tls.verify_server and self.tls.ca_file)
-        return tcfg
+    def add_transport(self, transport: str, bind: str, port: int, tls: TlsFiles | None = None) -> tuple[int, int]:
+        """Another SIP transport on the running endpoint (pjsua thread): returns (transport id, port)."""
+        self._require_engine_thread("add_transport")
+        return _create_transport(self.ep, transport, bind, port, tls or TlsFiles())
+
+    def close_transport(self, transport_id: int) -> None:
+        self._require_engine_thread("close_transport")
+        try:
+            self.ep.transportClose(transport_id)
+        except Exception as exc:  # already gone with its last call: nothing to free
+            log.debug("closing SIP transport %s: %s", transport_id, exc)
 
     def _run(self) -> None:
         try:
@@ -412,3 +432,72 @@ class PjEngine:
     @property
     def on_engine_thread(self) -> bool:
         return threading.current_thread() is self._thread
+
+
+class SharedEngine:
+    """The process's one pjsua2 endpoint, shared by every SIP line.
+
+    pjsua2 allows one ``Endpoint`` per process (a second aborts), so a line does not own an engine: it
+    holds a share. The first line starts the engine, the last one to stop destroys it; each line adds
+    its own account, on a transport it shares with lines that bind the same address and port (the PBX
+    tells their calls apart by account), or on its own. Thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._engine: PjEngine | None = None
+        self._users = 0
+        self._transports: dict[Any, list[int]] = {}  # key -> [transport id, port, users]
+
+    def acquire(self, log_level: int = 1) -> PjEngine:
+        """A share of the running engine, started here if no line holds one (its log level wins)."""
+        with self._lock:
+            if self._engine is None:
+                engine = PjEngine(log_level=log_level, name="sip", transport=None)
+                engine.start()  # raises SipUnavailable with the reason; nothing is counted then
+                self._engine = engine
+            self._users += 1
+            return self._engine
+
+    def release(self, engine: PjEngine) -> None:
+        """Give a share back; the last one stops the engine (hang-ups, libDestroy on its thread)."""
+        with self._lock:
+            if engine is not self._engine:
+                return
+            self._users -= 1
+            if self._users > 0:
+                return
+            self._engine = None
+            self._transports.clear()
+        engine.stop()
+
+    def transport(self, engine: PjEngine, kind: str, bind: str, port: int, tls: TlsFiles) -> tuple[int, int]:
+        """(transport id, port) for a line: the one already bound to this address and port, else a new
+        one (port 0: always new, on a free port)."""
+        key: Any = (kind, bind, port, tls)
+        with self._lock:
+            entry = self._transports.get(key) if port else None
+            if entry is None:
+                tid, actual = engine.call(lambda: engine.add_transport(kind, bind, port, tls))
+                entry = [tid, actual, 0]
+                self._transports[key if port else (key, tid)] = entry
+            entry[2] += 1
+            return entry[0], entry[1]
+
+    def release_transport(self, engine: PjEngine, transport_id: int) -> None:
+        """A line is done with its transport: closed when no other line uses it."""
+        with self._lock:
+            if engine is not self._engine:
+                return  # the engine is gone, and its transports with it
+            key = next((k for k, e in self._transports.items() if e[0] == transport_id), None)
+            if key is None:
+                return
+            entry = self._transports[key]
+            entry[2] -= 1
+            if entry[2] > 0:
+                return
+            del self._transports[key]
+        engine.call(lambda: engine.close_transport(transport_id))
+
+
+SIP_ENGINE = SharedEngine()

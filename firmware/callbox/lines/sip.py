@@ -36,7 +36,17 @@ from urllib.parse import unquote
 
 from callbox.compliance.permit import PermitAuthority
 from callbox.lines.base import CallControl, CallEnd, CallListener, Line, LineState, PlaybackBuffer
-from callbox.lines.pjsip import TRANSPORTS, PcmPort, PjEngine, TlsFiles, is_wildcard, pj
+from callbox.lines.pjsip import (
+    SIP_ENGINE,
+    TRANSPORTS,
+    PcmPort,
+    PjEngine,
+    SharedEngine,
+    SipUnavailable,
+    TlsFiles,
+    is_wildcard,
+    pj,
+)
 
 log = logging.getLogger(__name__)
 
@@ -526,6 +536,7 @@ class SipLine(Line):
         log_level: int = 1,
         handler: SipHandler | None = None,
         timing: SipTiming | None = None,
+        engines: SharedEngine | None = None,
     ) -> None:
         super().__init__(line_id, authority)
         problems = config.problems()
@@ -534,8 +545,13 @@ class SipLine(Line):
         self.config = config
         self.handler = handler
         self.timing = timing or SipTiming()
-        tls = TlsFiles(config.tls_ca_file, config.tls_cert_file, config.tls_key_file, config.tls_verify_server)
-        self.engine = PjEngine(config.bind, config.port, log_level, name=line_id, transport=config.transport, tls=tls)
+        self.tls = TlsFiles(config.tls_ca_file, config.tls_cert_file, config.tls_key_file, config.tls_verify_server)
+        self._engines = engines or SIP_ENGINE
+        self._log_level = log_level
+        # The process's pjsua2 engine, shared with the other SIP lines; set by start().
+        self.engine: PjEngine = None  # type: ignore[assignment]
+        self.port = 0  # the SIP port this line listens on, once started
+        self._transport_id = -1
         self.registration = RegistrationStatus(configured=bool(config.registrar))
         self._active: set[_SipCall] = set()
         self._call: _SipCall | None = None
@@ -547,12 +563,31 @@ class SipLine(Line):
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         self._started_at = time.monotonic()
-        self.engine.start()
-        if self.config.registrar:
-            self._set_state(LineState.DISABLED, f"registering with {self.config.registrar} as {self.config.auth_user}")
-        self.engine.objects["account"] = self.engine.call(self._create_account)
-        if not self.config.registrar:
+        cfg = self.config
+        self.engine = self._engines.acquire(self._log_level)
+        try:
+            self._transport_id, self.port = self._engines.transport(self.engine, cfg.transport, cfg.bind, cfg.port, self.tls)
+            if cfg.registrar:
+                self._set_state(LineState.DISABLED, f"registering with {cfg.registrar} as {cfg.auth_user}")
+            self.engine.objects[self._account_key] = self.engine.call(self._create_account)
+        except Exception as exc:
+            if self._transport_id >= 0:
+                self._engines.release_transport(self.engine, self._transport_id)
+            self._engines.release(self.engine)
+            raise SipUnavailable(f"SIP line {self.line_id} could not start on {cfg.transport} "
+                                 f"{cfg.bind or '*'}:{cfg.port}: {exc} (is another program using that port?)") from exc
+        if not cfg.registrar:
             self._set_state(LineState.READY, self._ready_detail())
+
+    @property
+    def _account_key(self) -> str:
+        """The engine owns every pjsua2 object (released on its thread before libDestroy, even if a line
+        is never stopped); a line finds its account there."""
+        return f"account:{self.line_id}"
+
+    @property
+    def _account(self) -> Any:
+        return self.engine.objects.get(self._account_key) if self.engine is not None else None
 
     def _create_account(self) -> Any:
         account = _SipAccount(self)
@@ -564,7 +599,7 @@ class SipLine(Line):
         cfg = self.config
         acfg = pj.AccountConfig()
         acfg.idUri = cfg.id_uri()
-        acfg.sipConfig.transportId = self.engine.transport_id
+        acfg.sipConfig.transportId = self._transport_id
         if cfg.registrar:
             reg = acfg.regConfig
             reg.registrarUri = cfg.registrar_uri()
@@ -594,18 +629,33 @@ class SipLine(Line):
         return acfg
 
     def stop(self) -> None:
+        """Hang up this line's calls, remove its account and give back its share of the engine (the
+        other SIP lines go on; the last line to stop destroys the endpoint)."""
         self._stopping = True
         self._cancel_retry()
+        engine = self.engine
+        if engine is None:
+            return
 
         def _shutdown() -> None:
             for call in list(self._active):
                 call._hangup_quietly(200 if call.answered else 603)
 
+        def _remove_account() -> None:
+            account = engine.objects.pop(self._account_key, None)
+            if account is not None:
+                account.shutdown()
+
         try:
-            self.engine.call(_shutdown)
-        except Exception:
-            pass
-        self.engine.stop()
+            engine.call(_shutdown)
+            deadline = time.monotonic() + 3.0  # let the BYEs finish while the engine still runs
+            while self._active and time.monotonic() < deadline:
+                time.sleep(0.02)
+            engine.call(_remove_account)
+            self._engines.release_transport(engine, self._transport_id)
+        except Exception as exc:  # the engine died under us: nothing left to remove
+            log.debug("line %s: stop: %s", self.line_id, exc)
+        self._engines.release(engine)
         self._set_state(LineState.DISABLED, "stopped")
 
     def wait_for_state(self, state: LineState, timeout: float) -> bool:
@@ -621,7 +671,7 @@ class SipLine(Line):
     def _ready_detail(self) -> str:
         cfg = self.config
         if not cfg.registrar:
-            return f"SIP {cfg.user}@{cfg.domain} port {self.engine.port} (no registrar)"
+            return f"SIP {cfg.user}@{cfg.domain} port {self.port} (no registrar)"
         return f"registered with {cfg.registrar} as {cfg.auth_user} (refresh every {self.registration.expires_s} s)"
 
     def _idle_state(self) -> tuple[LineState, str]:
@@ -678,7 +728,7 @@ class SipLine(Line):
     def _register_again(self) -> None:
         if self._stopping:
             return
-        account = self.engine.objects.get("account")
+        account = self._account
         if account is None:
             return
         try:
@@ -694,7 +744,7 @@ class SipLine(Line):
         self._set_state(LineState.DIALING, number)
 
         def _make() -> _SipCall:
-            call = _SipCall(self, self.engine.objects["account"], listener, "out")
+            call = _SipCall(self, self._account, listener, "out")
             prm = pj.CallOpParam(True)
             call.makeCall(self.config.target_uri(number), prm)
             self._track(call)
