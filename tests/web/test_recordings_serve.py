@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import ssl
 import subprocess
@@ -92,7 +93,9 @@ def test_persist_listener_writes_line_status(store):
     assert row.state == "dialing" and row.detail == "+86138…"
 
 
-def test_serve_http_on_loopback_in_a_thread(box, clock):
+def test_serve_http_on_loopback_in_a_thread(box, clock, caplog):
+    import threading
+
     from web_support import FAST_ARGON2
 
     from callbox_web import serve
@@ -105,6 +108,9 @@ def test_serve_http_on_loopback_in_a_thread(box, clock):
             assert response.url.endswith("/setup")
     finally:
         stop()
+    # Stopped cleanly: the server thread is gone and nothing alarming reached the technician's log.
+    assert "panel-http" not in [t.name for t in threading.enumerate()]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
 def test_serve_https_with_the_box_certificate(box, clock):

@@ -196,10 +196,18 @@ def serve(
 
         def close_all() -> None:
             for channel in list(server._map.values()):
+                if channel is server or channel is server.trigger:
+                    continue
                 try:
                     channel.handle_close()
                 except OSError:  # a client that already went away
                     pass
+            try:
+                # The listening socket and the trigger: close() directly, as their handle_close() is
+                # asyncore's default, which logs "unhandled close event" (a warning in every demo log).
+                server.close()
+            except OSError:
+                pass
             closed.set()
 
         try:
