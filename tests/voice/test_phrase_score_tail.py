@@ -99,3 +99,12 @@ def test_benign_tails_are_not_spotted(whisper, labelled, item_id):
     transcript, scores = whisper.transcribe_scored(pcm, item.lang)
     assert not any(s.tail and s.spotted for s in scores), scores
     assert classify(transcript.text, item.lang).name != "opt_out"
+
+
+def test_no_tail_pass_in_english(whisper, labelled):
+    """en-s28 "Don't ever stop calling me." (stress set): heard right, a tail "…quit calling me." would read as an
+    opt-out and cost a question; English has no opt-out the tail pass is needed for (phrase_score.TAIL_LANGUAGES)."""
+    item, pcm = labelled("en-s28")
+    transcript, scores = whisper.transcribe_scored(pcm, item.lang)
+    assert not any(s.tail for s in scores), scores
+    assert classify_hypotheses(transcript.text, transcript.alternatives, item.lang, transcript.spotted).name != "opt_out"

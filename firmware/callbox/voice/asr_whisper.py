@@ -228,7 +228,8 @@ class WhisperRecognizer:
             scores = self._spotter.score(encoded, start, best, texts, frames, language)
             if scores:
                 self.spot_ms.append(int((time.monotonic() - started) * 1000))
-        if self.spot_tail and seconds <= phrase_score.TAIL_MAX_SECONDS and not any(s.spotted for s in scores):
+        if (self.spot_tail and language in phrase_score.TAIL_LANGUAGES and seconds <= phrase_score.TAIL_MAX_SECONDS
+                and not any(s.spotted for s in scores)):
             started = time.monotonic()
             tail = self._spotter.score_tail(encoded, start, best, texts[0], frames, language)
             if tail:
