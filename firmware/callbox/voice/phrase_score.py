@@ -19,6 +19,11 @@ Cost is bounded three ways: only utterances of at most :data:`MAX_SECONDS`; only
 pinyin for Chinese) and at most :data:`TOP_K` of them; and the decoder attends to the spoken frames
 only. A reply that sounds like no opt-out phrase ("yes", "好的") costs nothing.
 
+A phrase said after other words (麻烦帮我设置 + 免打扰) cannot be found that way: forced from the start of
+the turn it must also explain the words before it. The *tail pass* (:meth:`PhraseSpotter.score_tail`,
+Chinese only) scores phrases that sound like the end of the transcript on the encoder frames from where
+the matched words start, found by Whisper's cross-attention alignment (issue #5, docs/voice.md).
+
 The phrase list (:data:`callbox.dialogs.intents.SPOT_PHRASES`) is a short list of canonical ways to
 say "stop calling me", written from how people say it, not taken from the evaluation set.
 """
