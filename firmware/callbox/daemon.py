@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -323,6 +324,7 @@ class CallBox:
         self.call_listeners: list[Callable[[str, str, dict], None]] = []
         self._calls_up = 0  # outbound calls in progress; memory is trimmed when the last one ends
         self._calls_lock = threading.Lock()
+        self._claimed: set[str] = set()  # lines a campaign call has taken, before they stop being READY
 
     # -- wiring ----------------------------------------------------------------------------------
     def add_line(self, line: Line) -> None:
@@ -387,24 +389,60 @@ class CallBox:
         return campaign
 
     def run_campaign(self, campaign: m.Campaign, on_result: Callable[[ContactResult], None] | None = None) -> list[ContactResult]:
-        """One pass over the members that are due. Calls are placed one at a time per line."""
+        """One pass over the members that are due, one call per line at a time: with one line the calls
+        follow each other; with several, each free line takes the next member (the gate decides one
+        call at a time, so two lines never both pass a frequency cap for the same number)."""
         script = load_script(campaign.script)
-        results = []
         # Materialise first: an open read cursor would pin an old WAL snapshot and make later writes fail.
         members = list(campaign.members.order_by(m.CampaignMember.id))
-        for member in members:
-            if member.status not in ("pending", "deferred"):
-                continue
-            if member.next_try_at and member.next_try_at > self.clock.now():
-                continue
-            result = self.process_member(campaign, member, script)
-            results.append(result)
-            if on_result:
-                on_result(result)
+        due = [member for member in members if member.status in ("pending", "deferred")
+               and not (member.next_try_at and member.next_try_at > self.clock.now())]
+        if len(self.lines) <= 1:
+            results = []
+            for member in due:
+                result = self.process_member(campaign, member, script)
+                results.append(result)
+                if on_result:
+                    on_result(result)
+            return results
+        return self._run_on_every_line(campaign, due, script, on_result)
+
+    def _run_on_every_line(self, campaign: m.Campaign, due: list[m.CampaignMember], script: Script,
+                           on_result: Callable[[ContactResult], None] | None) -> list[ContactResult]:
+        results: list[ContactResult] = []
+        failures: list[BaseException] = []
+        done = threading.Lock()
+        workers: list[threading.Thread] = []
+
+        def call(member: m.CampaignMember, line: Line) -> None:
+            try:
+                result = self.process_member(campaign, member, script, line)
+                with done:
+                    results.append(result)
+                    if on_result:
+                        on_result(result)
+            except BaseException as exc:  # re-raised below, after the other calls ended
+                log.exception("campaign %s: call to %s failed", campaign.name, member.phone)
+                failures.append(exc)
+            finally:
+                self._release_line(line)
+
+        for member in due:
+            if failures:
+                break
+            line = self._claim_line(workers)
+            worker = threading.Thread(target=call, args=(member, line), name=f"campaign-{line.line_id}", daemon=True)
+            workers.append(worker)
+            worker.start()
+        for worker in workers:
+            worker.join()
+        if failures:
+            raise failures[0]
         return results
 
-    def process_member(self, campaign: m.Campaign, member: m.CampaignMember, script: Script) -> ContactResult:
-        line = self._free_line()
+    def process_member(self, campaign: m.Campaign, member: m.CampaignMember, script: Script,
+                       line: Line | None = None) -> ContactResult:
+        line = line or self._free_line()
         contact = queries.get_contact(member.phone)
         result = ContactResult(phone=member.phone, name=contact.name if contact else "")
         gate = self.gate.request(member.phone, campaign.purpose, line.kind, campaign)
@@ -429,9 +467,31 @@ class CallBox:
         from callbox.lines.base import LineState
 
         for line in self.lines:
-            if line.state == LineState.READY:
+            if line.state == LineState.READY and line.line_id not in self._claimed:
                 return line
         raise RuntimeError("no line is ready: check `callbox doctor` (SIP registration, modem, SIM)")
+
+    def _claim_line(self, workers: list[threading.Thread], poll_s: float = 0.05) -> Line:
+        """A ready line for the next call of a campaign, waiting while lines are busy with calls (ours
+        or inbound); none ready and none busy means none will be: the same error as one line."""
+        from callbox.lines.base import LineState
+
+        busy = (LineState.DIALING, LineState.RINGING, LineState.IN_CALL)
+        while True:
+            with self._calls_lock:
+                try:
+                    line = self._free_line()
+                except RuntimeError:
+                    if not any(w.is_alive() for w in workers) and not any(ln.state in busy for ln in self.lines):
+                        raise
+                else:
+                    self._claimed.add(line.line_id)
+                    return line
+            time.sleep(poll_s)
+
+    def _release_line(self, line: Line) -> None:
+        with self._calls_lock:
+            self._claimed.discard(line.line_id)
 
     def _place(self, line, permit, number, attempt_id, contact, campaign, script, member, result: ContactResult) -> None:
         assert self.voice is not None, "load_voice() before placing calls"

@@ -11,6 +11,7 @@ bound to that number and attempt. ``Gate.check(...)`` does the same evaluation a
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable
@@ -56,6 +57,9 @@ class Gate:
         self.org = organisation
         self.clock = clock
         self._authority = authority
+        # One decision at a time: the facts are read, then the attempt written; two lines (or an inbound
+        # call and a campaign) asking for the same number at once must not both pass a frequency cap.
+        self._decide = threading.Lock()
         self._loader = FactLoader(
             store.db, organisation.region or pack.default_region, organisation.timezone or "UTC"
         )
@@ -106,7 +110,7 @@ class Gate:
         paused, approved = self._campaign_state(campaign)
         raws = list(raw_numbers)
         rules = BatchRules(self.pack, purpose, now, line_kind, paused, approved)
-        with self.store.db.atomic():  # one read snapshot for the whole batch (WAL: writers go on)
+        with self.store.db.atomic("DEFERRED"):  # one read snapshot for the whole batch (WAL: writers go on)
             snap = self._loader.snapshot(now, len(raws)) if len(raws) >= CHUNK else Snapshot()
             return self._loader.decide(raws, rules, snap)
 
@@ -119,6 +123,12 @@ class Gate:
         actor: str = "campaign",
     ) -> GateResult:
         """Decide, store the decision, and on ``allowed`` record an attempt and issue a permit."""
+        with self._decide:
+            return self._request(raw_number, purpose, line_kind, campaign, actor)
+
+    def _request(
+        self, raw_number: str, purpose: str, line_kind: str, campaign: m.Campaign | None, actor: str
+    ) -> GateResult:
         facts = self.facts(raw_number, purpose, None, line_kind, campaign)
         verdict = evaluate(facts, self.pack)
         if self._clock_check is not None:

@@ -26,6 +26,22 @@ PRAGMAS = {
 DB_FILENAME = "callbox.sqlite3"
 
 
+class StoreDatabase(SqliteDatabase):
+    """SQLite whose transactions take the write lock when they begin (``BEGIN IMMEDIATE``).
+
+    Why: most writes here read first (is the number already on the do-not-call list? the audit chain's
+    last hash), and a deferred transaction that read and then writes fails at once with "database is
+    locked" if another connection committed in between — WAL cannot upgrade a stale snapshot, and the
+    busy timeout does not apply. Another connection is the panel process, an inbound call, or a
+    second line's call: an opt-out was lost that way (tests/integration/test_two_lines_campaign.py).
+    Taken at BEGIN, the lock waits its turn (``busy_timeout``) instead. Nested ``atomic()`` blocks are
+    savepoints inside it. Pass ``lock_type="DEFERRED"`` for a read-only snapshot that need not block writers.
+    """
+
+    def atomic(self, lock_type: str | None = "IMMEDIATE"):  # type: ignore[override]
+        return super().atomic(lock_type=lock_type)
+
+
 # Areas of the firmware that own tables of their own keep them in their own module, each exporting
 # ``MODELS`` (a list of peewee models bound to ``models.database_proxy``). Schema v1 is not released
 # yet, so they are part of migration 1; after the first release, changes go in new migrations.
@@ -105,7 +121,7 @@ def open_store(data_dir: Path, clock: Clock | None = None) -> Store:
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / DB_FILENAME
-    db = SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
+    db = StoreDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False)
     m.database_proxy.initialize(db)
     db.connect(reuse_if_open=True)
     migrate(db, clock)
