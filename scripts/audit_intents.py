@@ -186,6 +186,22 @@ No need to transfer me. | I don't want to speak to someone."""
 NOT_STOP_RECORDING_EN = """Please don't record my blood pressure yet. | There's no record of that. | You have no record of my visit?
 I don't record my blood sugar every day. | The record shows Tuesday. | Did you get my records?"""
 
+# Chinese replies that hold an opt-out word the callee does not ask for: negated, denied, reported or asked
+# about (issue #5: 我不想退订 and 不要把我加入黑名单 were written). Asked once at most, never written.
+BENIGN_ZH = """
+我不想退订 | 我没说要退订 | 我没有说要退订 | 不是要退订，我想改时间 | 谁说我要退订了 | 我才不退订呢 | 别把我拉黑 | 不要把我加入黑名单
+我不要退订，我还要来看牙 | 我儿子说要退订 | 我老公说把我的号码删了 | 我是不是在黑名单里？ | 我在你们的黑名单上吗
+我不是说不要再打了 | 我没说别打了 | 我不是要投诉你们 | 我没有拉黑你们 | 别删我的号码 | 不要删除我的预约 | 我不想投诉，就是问问
+""".strip()
+
+# Real Chinese opt-outs in many phrasings: none may be missed.
+OPT_OUT_ZH = """
+不要再打了 | 别再打了 | 以后别打了 | 退订 | 我要退订 | 帮我退订 | 把我拉黑吧 | 把我加入黑名单 | 把我的号码删了
+不要再给我打电话了 | 请不要再打电话来了 | 我不想再接到你们的电话 | 别再骚扰我了 | 不要打扰我 | 我要投诉你们 | 再打我就投诉
+免打扰 | 取消订阅 | 不需要了，帮我退订 | 我不需要，以后别打了 | 拒绝接听你们的电话 | 把我从名单里删掉 | 请勿来电
+以后不要联系我了 | 烦死了，别打了 | 我没说要退订，别再打了 | 能不能别再打了
+""".strip()
+
 FILLERS_EN = ("", "oh, ", "um ", "no, ", "okay, ", "sorry, ", "well, ", "yes, ")
 
 # Frames for dictionary words: each puts a word where a rule looks for a key word.
@@ -331,6 +347,10 @@ def main() -> int:
             audit_words("en", words, FRAMES_EN, source, args.show)  # frames make real opt-outs too: read, not counted
     if args.lang in ("zh", "both"):
         print("== zh ==")
+        counts = audit_sentences("zh", _split(BENIGN_ZH), args.show)
+        bad += counts["written"]
+        missed, _ = audit_opt_outs("zh", _split(OPT_OUT_ZH), args.show)
+        bad += missed
         try:
             from pypinyin.phrases_dict import phrases_dict
         except ImportError:

@@ -299,3 +299,34 @@ def test_zh_misheard_key_words_next_to_real_words_are_still_repaired():
     for text in ["我要退电话", "别再扫扰我了", "不要再连信我"]:
         intent = classify(text, "zh")
         assert intent.name == "opt_out" and intent.confidence == 1.0, text
+
+
+# --- Chinese: negated, denied, reported or asked-about opt-out words (issue #5, found while writing eval
+# rows: 我不想退订 and 不要把我加入黑名单 were written to the do-not-call list). At most the dialog asks once. ---
+ZH_WERE_WRITTEN = [
+    "我不想退订", "我不想退订。", "我没说要退订", "我没有说要退订", "不是要退订，我想改时间", "谁说我要退订了", "我才不退订呢",
+    "别把我拉黑", "不要把我加入黑名单", "我不要退订，我还要来看牙", "我儿子说要退订", "我老公说把我的号码删了",
+    "我是不是在黑名单里？", "我在你们的黑名单上吗", "我不是说不要再打了", "我没说别打了", "我不是要投诉你们",
+]
+ZH_STILL_WRITTEN = [
+    "不要再打了", "别再打了", "以后别打了", "退订", "我要退订", "帮我退订", "把我拉黑吧", "把我加入黑名单", "把我的号码删了",
+    "不要再给我打电话了", "我不想再接到你们的电话", "别再骚扰我了", "不要打扰我", "我要投诉你们", "再打我就投诉", "免打扰",
+    "取消订阅", "不需要了，帮我退订", "我不需要，以后别打了", "把我从名单里删掉", "请勿来电", "以后不要联系我了",
+    "我没说要退订，别再打了", "不要录音，也别再打了", "能不能别再打了",
+]
+
+
+@pytest.mark.parametrize("text", ZH_WERE_WRITTEN)
+def test_zh_negated_or_reported_opt_out_words_are_asked_not_written(text):
+    from callbox.dialogs.intents import CONFIRM_BELOW
+
+    intent = classify(text, "zh")
+    assert intent.name == "opt_out" and intent.confidence < CONFIRM_BELOW, intent  # asked once, never written
+
+
+@pytest.mark.parametrize("text", ZH_STILL_WRITTEN)
+def test_zh_plain_opt_outs_are_still_written(text):
+    from callbox.dialogs.intents import CONFIRM_BELOW
+
+    intent = classify(text, "zh")
+    assert intent.name == "opt_out" and intent.confidence >= CONFIRM_BELOW, intent

@@ -76,6 +76,33 @@ ZH_OPT_OUT = _rx(
     r"(投诉|举报)你们",
     r"烦死了",
 )
+# What makes a Chinese opt-out phrase *unsure* (asked once) instead of written, like the English rules below:
+# the request is negated, denied or reported just before it in the same clause (我不想退订, 别把我拉黑, 不是要退订,
+# 我没说别打了, 谁说我要退订, 我儿子说要退订), or, for the list words, it is asked about (我在黑名单里吗?,
+# 我是不是被拉黑了). The negation inside a phrase (不要再打了) is the request itself and is not looked at.
+_ZH_NEGATED_BEFORE = re.compile(
+    r"((不|别|没有?|並不|并不|谁|从没|从来没|才不)(是|会|想|要|用|必|说过?|打算|需要|让|叫|有)*(我|你们|你)?(要|想|说|去)*"
+    r"|(他|她|他们|别人|家里人|我(的)?(儿子|女儿|老公|老婆|丈夫|妻子|先生|太太|妈妈?|爸爸?|家人|孩子))(说|讲|让我|叫我)(要|想)?(把我)?)$")
+_ZH_LIST_WORDS = re.compile(r"退订|拉黑|黑名单|免打扰|取消订阅|删|移除|去掉|拿掉|划掉|投诉|举报")
+# A question form, not a bare "?": Whisper adds one to plain requests (我要退订?) by their intonation.
+_ZH_ASKING = re.compile(r"(吗|么|嘛)[?？]?$|是不是|有没有|能不能|可不可以|会不会|怎么")
+
+
+def _zh_opt_out_confidence(text: str, match: re.Match[str]) -> float:
+    """1.0 when the matched opt-out phrase is a plain request, 0.6 (ask once) when the words around it in
+    its clause may turn it round. A written opt-out needs an unambiguous phrase (issue #5: 我不想退订 and
+    不要把我加入黑名单 were written to the do-not-call list)."""
+    start, phrase = match.start(), match.group(0)
+    clause_start = max(text.rfind(ch, 0, start) for ch in "，,。.!！;；:：") + 1
+    ends = [i for i in (text.find(ch, start + len(phrase)) for ch in "，,。.!！;；") if i >= 0]
+    clause = text[clause_start : min(ends) if ends else len(text)]
+    if _ZH_NEGATED_BEFORE.search(text[clause_start:start]):
+        return 0.6
+    if _ZH_LIST_WORDS.search(phrase) and _ZH_ASKING.search(clause):
+        return 0.6
+    return 1.0
+
+
 ZH_OPT_OUT_WEAK = _rx(r"^(我|你们|我真的|真)?(别打扰我?|别烦我|烦不烦|不需要|不感兴趣|没兴趣)(了|啊)?$", r"^(别烦|烦)")
 # A request not to be called again whose verb the recogniser lost ("请幕再来电"): ask once.
 ZH_OPT_OUT_SOUNDS = _rx(r"^.{0,3}再(来电|打过来|打来|打电话|联系)")
@@ -369,13 +396,18 @@ def _classify_zh(t: str) -> Intent:
     # is "don't disturb the doctor", not "don't disturb me".
     benign = ZH_BENIGN.sub("，", _repair_same_sound(_repair_non_words(ZH_BENIGN.sub("，", t))))
     bare = benign.strip("，,.!?;: ")
-    rules = (  # a clear opt-out first: 不要录音，也别再打了 is an opt-out (the call ends; nothing more is recorded)
-        (ZH_OPT_OUT, "opt_out", 1.0),
-        (ZH_STOP_RECORDING, "stop_recording", 1.0),
-    )
-    for pattern, name, confidence in rules:
-        if m := _search(pattern, benign):
-            return Intent(name, confidence, m)
+    # A clear opt-out first: 不要录音，也别再打了 is an opt-out (the call ends; nothing more is recorded).
+    opt_out = None
+    for match in ZH_OPT_OUT.finditer(benign):  # the surest of its phrases: 我没说要退订，别再打了 is written
+        confidence = _zh_opt_out_confidence(benign, match)
+        if opt_out is None or confidence > opt_out.confidence:
+            opt_out = Intent("opt_out", confidence, match.group(0))
+    if opt_out and opt_out.confidence >= CONFIRM_BELOW:
+        return opt_out
+    if m := _search(ZH_STOP_RECORDING, benign):
+        return Intent("stop_recording", 1.0, m)
+    if opt_out:
+        return opt_out
     for clause in re.split(r"[，,.!?;:]", benign):
         if clause and (m := _search(ZH_OPT_OUT_WEAK, clause)):
             return Intent("opt_out", 0.6, m)
