@@ -16,7 +16,8 @@ Part 2 — concurrency: N sessions at once in one process sharing one model set,
 clocked in real time (20 ms frames) with a callee speaking real synthesized replies; calls start 2.3 s
 apart, as calls on real lines do. A level "stays real time" when media clocks are never more than
 40 ms late (p99) and the turn latency p95 stays under 1.5 s.
-One SIP line is one pjsua2 endpoint per process here (one call at a time), hence software lines.
+Software lines, not SIP, for this part: their media clock is the one whose lateness is measured, and the
+callees need no second process. (Several SIP lines do share one endpoint in the daemon: tests/integration/test_two_lines_campaign.py.)
 
 Numbers are printed, never asserted (tests do not assert timings).
 """
