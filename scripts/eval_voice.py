@@ -244,19 +244,8 @@ def tune(args) -> int:
     for smin in [x / 20 for x in range(-40, 1)]:
         for mmin in [x / 10 for x in range(-20, 4)]:
             for dmax in [x / 10 for x in range(-30, 1)]:
-                hits = asks = 0
-                per_lang = {lang: [0, 0, 0, 0] for lang in languages}  # hits, opt-outs, asks, benign
-                for lang, group, base, scores in rows:
-                    flag = any(s >= smin and m >= mmin and d <= dmax for s, m, d in scores)
-                    counts = per_lang[lang]
-                    if group == "opt_out":
-                        counts[0] += base or flag
-                        counts[1] += 1
-                        hits += base or flag
-                    elif group == "benign":
-                        counts[2] += flag and not base
-                        counts[3] += 1
-                        asks += flag and not base
+                hits, asks, per_lang = _grid_counts(
+                    rows, languages, lambda scores: any(s >= smin and m >= mmin and d <= dmax for s, m, d in scores))
                 grid.append((hits, -asks, smin, mmin, dmax, per_lang))
     best_hits, best_asks = max((g[0], g[1]) for g in grid)
     tied = [g for g in grid if (g[0], g[1]) == (best_hits, best_asks)]
@@ -275,6 +264,25 @@ def tune(args) -> int:
     return 0
 
 
+def _grid_counts(rows: list, languages: tuple[str, ...], flagged) -> tuple[int, int, dict[str, list[int]]]:
+    """One point of a threshold grid: opt-outs found, benign replies asked, and per language [found,
+    opt-outs, asked, benign]. A row counts as found if the rules already had it or ``flagged(scores)``."""
+    hits = asks = 0
+    per_lang = {lang: [0, 0, 0, 0] for lang in languages}
+    for lang, group, before, scores in rows:
+        flag = flagged(scores)
+        counts = per_lang[lang]
+        if group == "opt_out":
+            counts[0] += before or flag
+            counts[1] += 1
+            hits += before or flag
+        elif group == "benign":
+            counts[2] += flag and not before
+            counts[3] += 1
+            asks += flag and not before
+    return hits, asks, per_lang
+
+
 def tune_tail(rows: list, languages: tuple[str, ...]) -> None:
     """Tail pass thresholds (phrase_score.TAIL_MIN_SCORE, TAIL_MIN_MARGIN) with the whole-turn ones fixed.
 
@@ -288,19 +296,8 @@ def tune_tail(rows: list, languages: tuple[str, ...]) -> None:
     # score floors below -3 (a mean token probability under 5 %) are not considered: no phrase at all
     for smin in [x / 10 for x in range(-30, 1)]:
         for mmin in [x / 10 for x in range(-30, 6)]:
-            hits = asks = 0
-            per_lang = {lang: [0, 0, 0, 0] for lang in languages}
-            for lang, group, before, scores in rows:
-                flag = any(s >= smin and m >= mmin and d <= phrase_score.MAX_DOUBT for s, m, d in scores)
-                counts = per_lang[lang]
-                if group == "opt_out":
-                    counts[0] += before or flag
-                    counts[1] += 1
-                    hits += before or flag
-                elif group == "benign":
-                    counts[2] += flag and not before
-                    counts[3] += 1
-                    asks += flag and not before
+            hits, asks, per_lang = _grid_counts(
+                rows, languages, lambda scores: any(s >= smin and m >= mmin and d <= phrase_score.MAX_DOUBT for s, m, d in scores))
             grid.append((hits, -asks, smin, mmin, per_lang))
     best = max((g[0], g[1]) for g in grid)
     tied = [g for g in grid if (g[0], g[1]) == best]
