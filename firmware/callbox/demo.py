@@ -69,7 +69,11 @@ def demo_contacts() -> list[DemoContact]:
         DemoContact(
             "+8613900138002", "Emily Chen", "en", True, False, "tomorrow at 3 p.m.",
             "interrupts the prologue: \"stop calling me\"",
-            Callee("+8613900138002", "en", "Emily Chen", acts=(Act(box_spoke_ms=10500, say="Stop calling me, please."),)),
+            # If the box was unsure what it heard over its own prompt (an onset clipped by the echo guard),
+            # it asks "Do you want us to stop calling you?" and Emily answers, as a person would; if it was
+            # sure, it has confirmed and hung up before this second act could fire.
+            Callee("+8613900138002", "en", "Emily Chen", acts=(Act(box_spoke_ms=10500, say="Stop calling me, please."),
+                                                               Act(box_pause_ms=900, say="Yes, stop calling me."))),
         ),
         DemoContact(
             "+8613500138005", "陈静", "zh", True, False, "后天下午两点",
