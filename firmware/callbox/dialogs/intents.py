@@ -83,6 +83,13 @@ ZH_OPT_OUT = _rx(
 _ZH_NEGATED_BEFORE = re.compile(
     r"((不|别|没有?|並不|并不|谁|从没|从来没|才不)(是|会|想|要|用|必|说过?|打算|需要|让|叫|有)*(我|你们|你)?(要|想|说|去)*"
     r"|(他|她|他们|别人|家里人|我(的)?(儿子|女儿|老公|老婆|丈夫|妻子|先生|太太|妈妈?|爸爸?|家人|孩子))(说|讲|让我|叫我)(要|想)?(把我)?)$")
+# A phrase that is itself a negated request (别再打了, 不要联系我) is turned round only by words that deny or
+# report saying it (我没说别打了, 我不是说不要再打了, 我儿子说不要再打了): a bare refusal before it is a refusal of
+# its own (我不需要别再打了, Whisper's spelling of 我不需要，别再打了, was read as negated).
+_ZH_NEGATED_PHRASE = re.compile(r"(不要|别|不用|不必|请勿|勿|停止|不准|不许|不能|不想|不需要|不希望|不愿意)")
+_ZH_DENIED_BEFORE = re.compile(
+    r"((不|没有?|并不|並不|谁|从没|从来没)(是|有)?(说过?|讲过?|叫|让|意思是)(要|你们)?"
+    r"|(他|她|他们|别人|家里人|我(的)?(儿子|女儿|老公|老婆|丈夫|妻子|先生|太太|妈妈?|爸爸?|家人|孩子))(说|讲|让我|叫我)(要|想)?)$")
 _ZH_LIST_WORDS = re.compile(r"退订|拉黑|黑名单|免打扰|取消订阅|删|移除|去掉|拿掉|划掉|投诉|举报")
 # A question form, not a bare "?": Whisper adds one to plain requests (我要退订?) by their intonation.
 _ZH_ASKING = re.compile(r"(吗|么|嘛)[?？]?$|是不是|有没有|能不能|可不可以|会不会|怎么")
@@ -96,7 +103,9 @@ def _zh_opt_out_confidence(text: str, match: re.Match[str]) -> float:
     clause_start = max(text.rfind(ch, 0, start) for ch in "，,。.!！;；:：") + 1
     ends = [i for i in (text.find(ch, start + len(phrase)) for ch in "，,。.!！;；") if i >= 0]
     clause = text[clause_start : min(ends) if ends else len(text)]
-    if _ZH_NEGATED_BEFORE.search(text[clause_start:start]):
+    before = text[clause_start:start]
+    turned = _ZH_DENIED_BEFORE if _ZH_NEGATED_PHRASE.match(phrase) else _ZH_NEGATED_BEFORE
+    if turned.search(before):
         return 0.6
     if _ZH_LIST_WORDS.search(phrase) and _ZH_ASKING.search(clause):
         return 0.6
