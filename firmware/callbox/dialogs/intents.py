@@ -80,19 +80,28 @@ ZH_OPT_OUT = _rx(
 # the request is negated, denied or reported just before it in the same clause (我不想退订, 别把我拉黑, 不是要退订,
 # 我没说别打了, 谁说我要退订, 我儿子说要退订), or, for the list words, it is asked about (我在黑名单里吗?,
 # 我是不是被拉黑了). The negation inside a phrase (不要再打了) is the request itself and is not looked at.
+_ZH_THIRD_PARTY_SAYS = (r"(他|她|他们|别人|家里人|我(的)?(儿子|女儿|老公|老婆|丈夫|妻子|先生|太太|妈妈?|爸爸?|家人|孩子))"
+                        r"(说|讲|让我|叫我)(要|想)?")
 _ZH_NEGATED_BEFORE = re.compile(
     r"((不|别|没有?|並不|并不|谁|从没|从来没|才不)(是|会|想|要|用|必|说过?|打算|需要|让|叫|有)*(我|你们|你)?(要|想|说|去)*"
-    r"|(他|她|他们|别人|家里人|我(的)?(儿子|女儿|老公|老婆|丈夫|妻子|先生|太太|妈妈?|爸爸?|家人|孩子))(说|讲|让我|叫我)(要|想)?(把我)?)$")
+    r"|" + _ZH_THIRD_PARTY_SAYS + r"(把我)?)$")
 # A phrase that is itself a negated request (别再打了, 不要联系我) is turned round only by words that deny or
 # report saying it (我没说别打了, 我不是说不要再打了, 我儿子说不要再打了): a bare refusal before it is a refusal of
 # its own (我不需要别再打了, Whisper's spelling of 我不需要，别再打了, was read as negated).
 _ZH_NEGATED_PHRASE = re.compile(r"(不要|别|不用|不必|请勿|勿|停止|不准|不许|不能|不想|不需要|不希望|不愿意)")
 _ZH_DENIED_BEFORE = re.compile(
-    r"((不|没有?|并不|並不|谁|从没|从来没)(是|有)?(说过?|讲过?|叫|让|意思是)(要|你们)?"
-    r"|(他|她|他们|别人|家里人|我(的)?(儿子|女儿|老公|老婆|丈夫|妻子|先生|太太|妈妈?|爸爸?|家人|孩子))(说|讲|让我|叫我)(要|想)?)$")
+    r"((不|没有?|并不|並不|谁|从没|从来没)(是|有)?(说过?|讲过?|叫|让|意思是)(要|你们)?|" + _ZH_THIRD_PARTY_SAYS + r")$")
 _ZH_LIST_WORDS = re.compile(r"退订|拉黑|黑名单|免打扰|取消订阅|删|移除|去掉|拿掉|划掉|投诉|举报")
 # A question form, not a bare "?": Whisper adds one to plain requests (我要退订?) by their intonation.
 _ZH_ASKING = re.compile(r"(吗|么|嘛)[?？]?$|是不是|有没有|能不能|可不可以|会不会|怎么")
+
+
+def _clause_bounds(text: str, start: int, end: int, opening: str, closing: str) -> tuple[int, int]:
+    """Where the clause holding text[start:end] begins (after the last ``opening`` mark before it) and
+    ends (at the first ``closing`` mark after it, else the end of the text)."""
+    begin = max(text.rfind(ch, 0, start) for ch in opening) + 1
+    stops = [i for i in (text.find(ch, end) for ch in closing) if i >= 0]
+    return begin, min(stops) if stops else len(text)
 
 
 def _zh_opt_out_confidence(text: str, match: re.Match[str]) -> float:
@@ -100,9 +109,8 @@ def _zh_opt_out_confidence(text: str, match: re.Match[str]) -> float:
     its clause may turn it round. A written opt-out needs an unambiguous phrase (issue #5: 我不想退订 and
     不要把我加入黑名单 were written to the do-not-call list)."""
     start, phrase = match.start(), match.group(0)
-    clause_start = max(text.rfind(ch, 0, start) for ch in "，,。.!！;；:：") + 1
-    ends = [i for i in (text.find(ch, start + len(phrase)) for ch in "，,。.!！;；") if i >= 0]
-    clause = text[clause_start : min(ends) if ends else len(text)]
+    clause_start, clause_end = _clause_bounds(text, start, match.end(), "，,。.!！;；:：", "，,。.!！;；")
+    clause = text[clause_start:clause_end]
     before = text[clause_start:start]
     turned = _ZH_DENIED_BEFORE if _ZH_NEGATED_PHRASE.match(phrase) else _ZH_NEGATED_BEFORE
     if turned.search(before):
@@ -217,20 +225,18 @@ _EN_REDIRECT = re.compile(r"\b(call|ring|phone|text|try|use) (me |my \w+ |him |h
 def _en_opt_out_confidence(text: str, match: re.Match[str]) -> float:
     """1.0 when the matched phrase is a plain request not to be called, 0.6 (ask once) when the words
     around it may change its sense. A written opt-out needs an unambiguous phrase."""
-    clause_start = max(text.rfind(ch, 0, match.start()) for ch in ",.;!?") + 1
-    ends = [i for i in (text.find(ch, match.end()) for ch in ",.;!?") if i >= 0]
+    clause_start, clause_end = _clause_bounds(text, match.start(), match.end(), ",.;!?", ",.;!?")
     before = text[clause_start : match.start()]
-    after = text[match.end() : min(ends) if ends else len(text)]
+    after = text[match.end() : clause_end]
     phrase = match.group(0)
     if _EN_REPORTED.search(before) or _EN_NEGATED_BEFORE.search(before):
         return 0.6
     if "do not call list" in text:  # clear only as a request to be put on it, or alone
         return 1.0 if re.search(
             r"(^|\b(put|add|place) (me|my number|us|this number) (on|to) (the |your |a )?)do not call( list)?( please)?$",
-            text[clause_start:min(ends) if ends else len(text)].strip()) else 0.6  # not "am I on the do not call list?"
+            text[clause_start:clause_end].strip()) else 0.6  # not "am I on the do not call list?"
     if re.match(r"(take|remove|delete|get) ", phrase) and re.search(r"\b(off|from|out of)$", phrase):
         listed = _EN_CLEAR_LIST.match(text, match.start())
-        clause_end = min(ends) if ends else len(text)
         return 1.0 if listed and _EN_CLEAR_AFTER.match(text[listed.end() : clause_end]) else 0.6
     if re.match(r"(put|add) ", phrase):
         after = re.sub(r"^ list\b", "", after)
@@ -272,7 +278,7 @@ _EN_HANDOFF_NOT = re.compile(r"(\b(don'?t|do not|didn'?t|no need|not|never|won'?
 
 def _en_handoff(text: str) -> Intent | None:
     for match in EN_HANDOFF.finditer(text):
-        clause_start = max(text.rfind(ch, 0, match.start()) for ch in ",.;!?") + 1
+        clause_start, _ = _clause_bounds(text, match.start(), match.end(), ",.;!?", "")
         before = text[clause_start : match.start()]
         if _EN_HANDOFF_NOT.search(before) or _EN_HANDOFF_NOT.search(text[clause_start:match.start()] + " "):
             continue
