@@ -103,6 +103,14 @@ class PcmPort(pj.AudioMediaPort if pj else object):  # type: ignore[misc]
         asynchronously, on its own media thread) send silence and deliver nothing."""
         self._binding = None
 
+    def connect(self, call_audio: Any) -> None:
+        """Audio both ways between this port and a call's stream. Call it on *every* media update that
+        leaves the stream active, not only the first: a re-INVITE that recreates the stream (new RTP
+        ports, a codec change; PBXs and phones that change networks send them) gives it a new bridge
+        slot with no connections, and the call would go silent both ways."""
+        call_audio.startTransmit(self)
+        self.startTransmit(call_audio)
+
     def create(self, name: str) -> None:
         fmt = pj.MediaFormatAudio()
         fmt.init(pj.PJMEDIA_FORMAT_PCM, SAMPLE_RATE, 1, 20000, 16)

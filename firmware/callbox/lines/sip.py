@@ -375,11 +375,7 @@ class _SipCall(pj.Call if pj else object):  # type: ignore[misc]
                 call_audio = self.getAudioMedia(index)
                 if self.port is None:
                     self.port = self.line.engine.media_port(self._on_frame, self.playback, self._on_sent)
-                # Connect every time media turns active, not only the first: a re-INVITE that recreates
-                # the stream (new RTP ports, codec change; PBXs and phones that change networks send
-                # them) gives the call a new bridge slot with no connections: dead air both ways.
-                call_audio.startTransmit(self.port)
-                self.port.startTransmit(call_audio)
+                self.port.connect(call_audio)  # every time: a re-INVITE may have recreated the stream
                 self.media_up.set()
         self._maybe_answered()
 

@@ -69,9 +69,7 @@ class CalleeCall(pj.Call):  # type: ignore[misc]
                 call_audio = self.getAudioMedia(index)
                 if self.port is None:
                     self.port = self.bank.engine.media_port(self.on_frame, self.playback)
-                # Every time: a renegotiation that recreates the stream gives it a new, unconnected slot.
-                call_audio.startTransmit(self.port)
-                self.port.startTransmit(call_audio)
+                self.port.connect(call_audio)  # every time: a re-INVITE may have recreated the stream
                 self.answered.set()
 
     def onDtmfDigit(self, prm: Any) -> None:  # noqa: N802
