@@ -177,7 +177,10 @@ Don't call me I'm not interested. | Don't ever call me again! | Do not call me e
 NOT_YES_EN = """I'm not sure. | I'm not sure yet. | Not sure. | I'm not sure that's right. | Absolutely not. | Of course not.
 Not okay. | That's not okay. | It's not fine. | That's not correct. | That is not correct. | I can't confirm that.
 I can't confirm yet. | Definitely not. | Certainly not. | No, not okay. | I'm not okay with that. | Never mind.
-Wait, don't hang up. | Please don't hang up. | No, wait. | Stop, stop, let me find a pen. | Don't stop calling me."""
+Wait, don't hang up. | Please don't hang up. | No, wait. | Stop, stop, let me find a pen. | Don't stop calling me.
+I didn't say yes. | I never said yes. | I did not say you could. | I never agreed. | I don't think so. | Yeah, no.
+I'd prefer not. | I'm not okay with being recorded. | I won't be there. | I'm not coming. | Probably not.
+I might not make it. | I can't be there on time."""
 NOT_HANDOFF_EN = """Are you a real person? | Is this a real person? | I'm a real person, not a machine. | I'm a person who forgets things.
 A nurse told me to come in. | A receptionist called me yesterday. | The operator gave me this number.
 I work as a machine operator. | I'm the representative for my mother. | My representative will bring the forms.
@@ -192,6 +195,14 @@ BENIGN_ZH = """
 我不想退订 | 我没说要退订 | 我没有说要退订 | 不是要退订，我想改时间 | 谁说我要退订了 | 我才不退订呢 | 别把我拉黑 | 不要把我加入黑名单
 我不要退订，我还要来看牙 | 我儿子说要退订 | 我老公说把我的号码删了 | 我是不是在黑名单里？ | 我在你们的黑名单上吗
 我不是说不要再打了 | 我没说别打了 | 我不是要投诉你们 | 我没有拉黑你们 | 别删我的号码 | 不要删除我的预约 | 我不想投诉，就是问问
+""".strip()
+
+# Chinese replies that hold a yes word (好, 对, 是, 行, 同意, 可以) and do not say yes: negated, denied or a
+# misheard verb. Each read as consent_yes 0.9 before November 2026 — a recording started on 我不太同意.
+NOT_YES_ZH = """
+不太好 | 不好吧 | 我觉得不好 | 不是的 | 不对吧 | 不太行 | 我不太同意 | 没同意 | 我没同意录音 | 不是很好 | 不怎么好
+我没说可以 | 我没答应 | 不太方便 | 行一下，我找个笔 | 好一下 | 不太愿意 | 不是很方便 | 我不太确认 | 不一定能来
+我不记得了 | 不能准时 | 我不能准时到 | 我来不及 | 不知道了
 """.strip()
 
 # Real Chinese opt-outs in many phrasings: none may be missed.
@@ -337,7 +348,7 @@ def main() -> int:
         print("== en ==")
         counts = audit_sentences("en", _split(BENIGN_EN), args.show)
         bad += counts["written"]
-        audit_not("en", "not a yes", "consent_yes", _split(NOT_YES_EN), args.show)
+        bad += audit_not("en", "not a yes", "consent_yes", _split(NOT_YES_EN), args.show)
         audit_not("en", "not a request for a person", "handoff", _split(NOT_HANDOFF_EN), args.show)
         audit_not("en", "not about this call's recording", "stop_recording", _split(NOT_STOP_RECORDING_EN), args.show)
         missed, _ = audit_opt_outs("en", _split(OPT_OUT_EN), args.show)
@@ -349,6 +360,7 @@ def main() -> int:
         print("== zh ==")
         counts = audit_sentences("zh", _split(BENIGN_ZH), args.show)
         bad += counts["written"]
+        bad += audit_not("zh", "not a yes", "consent_yes", _split(NOT_YES_ZH), args.show)
         missed, _ = audit_opt_outs("zh", _split(OPT_OUT_ZH), args.show)
         bad += missed
         try:

@@ -164,6 +164,33 @@ def test_yes_words_inside_other_words_are_no_yes():
     assert classify("算了", "zh").name == "consent_no"
 
 
+# A negated or denied yes word starts no recording (each was consent_yes 0.9 before November 2026).
+@pytest.mark.parametrize("text,lang", [
+    ("不太好", "zh"), ("不好吧", "zh"), ("我觉得不好", "zh"), ("不是的", "zh"), ("不对吧", "zh"), ("不太行", "zh"),
+    ("我不太同意", "zh"), ("没同意", "zh"), ("我没同意录音", "zh"), ("不是很好", "zh"), ("我没说可以", "zh"),
+    ("我没答应", "zh"), ("不一定能来", "zh"), ("我不记得了", "zh"), ("我不能准时到", "zh"), ("我来不及", "zh"),
+    ("I didn't say yes.", "en"), ("I never said yes.", "en"), ("Yeah, no.", "en"),
+    ("I don't think so.", "en"), ("I never agreed.", "en"), ("I'd prefer not.", "en"), ("I won't be there.", "en"),
+    ("I'm not coming.", "en"), ("Probably not.", "en"), ("I might not make it.", "en"), ("I can't be there on time.", "en"),
+])
+def test_negated_yes_is_a_no(text, lang):
+    assert classify(text, lang).name == "consent_no"
+
+
+@pytest.mark.parametrize("text", ["行一下，我找个鼻子", "好一下"])  # 停一下 / 等一下 misheard: a verb, not "OK"
+def test_yes_word_used_as_a_verb_is_no_yes(text):
+    assert classify(text, "zh").name != "consent_yes"
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("不是，我是说可以", "zh"), ("好，没问题", "zh"), ("不好意思，可以的", "zh"), ("行，你说吧", "zh"),
+    ("好的，我会准时到", "zh"), ("没问题，能来", "zh"), ("我记得", "zh"),
+    ("Yes, I think so.", "en"), ("Sure, why not.", "en"), ("Not a problem, yes.", "en"), ("I can make it.", "en"),
+])
+def test_yes_after_a_correction_or_idiom_stays_yes(text, lang):
+    assert classify(text, lang).name == "consent_yes"
+
+
 # --- English audit, November 2026 (scripts/audit_intents.py): benign replies that were written to the
 # do-not-call list without a question, and the other intents they were mistaken for. -----------------
 EN_WERE_WRITTEN = [

@@ -138,6 +138,13 @@ ZH_KEEP = _rx(r"(不要|不用|不需要|别|不想|不必)(再)?(改期|改时�
 ZH_NO = _rx(
     r"^(不|不是|不同意|不行|不要|不用|不确认|不需要|否|没有|不对|不可以|不好|不了)$", r"^(那|还是)?算了",
     r"不(同意|可以|愿意|行)", r"不(能|会)(来|去|到)", r"(改期|改时间|换个时间|换时间|取消|来不了|去不了)",
+    # A negated or denied yes word is a no, never a yes: 不太好, 不是的, 不对吧, 我不太同意, 没同意, 我没说可以,
+    # 不一定能来, 我不记得了, 不能准时.
+    # Before November 2026 each of these read as consent_yes 0.9 through its 好/对/是/同意/可以 (a recording
+    # started on "I don't really agree"); the 好 of 不好意思 is blanked as benign before this runs.
+    r"(不|没有?)(太|怎么|是很|是太|很|大|算|一定|能|会)?(好|行|对|可以|同意|确认|愿意|方便|准时|能来|能到|记得|记着|知道了)",
+    r"不是的", r"来不及",
+    r"(没有?|不是)(说|讲)过?(可以|好|行|同意|确认)", r"没有?答应",
 )
 ZH_QUESTION = _rx(r"[?？]$", r"(吗|么|(?<!着)呢)$", r"(怎么|为什么|哪里|哪儿|哪位|多少|几点|什么时候|什么事|谁|是什么)", r"(有个|有一个|想问|问一下)(问题)?")
 # Words that hold a one-character "yes" (好, 是, 对, 行) without meaning yes; blanked before ZH_YES only, so a
@@ -145,6 +152,7 @@ ZH_QUESTION = _rx(r"[?？]$", r"(吗|么|(?<!着)呢)$", r"(怎么|为什么|哪
 ZH_NOT_YES = _rx(
     r"不好意思", r"(你|您|大家)好", r"好像", r"(还|但|就|可|总|老|倒|于|要不|要)是", r"是不是", r"是谁", r"对不起",
     r"(银|旅|步|执|进|航|运|自|流)行", r"行(程|李|业|驶|人)",
+    r"(行|好)一下",  # X一下 is a verb ("do X a moment"): 停一下/等一下 misheard as 行一下, not "OK"
 )
 ZH_YES = _rx(
     r"(同意|可以|好的|好啊|好|行|是的|是|对|对的|确认|没问题|嗯|会来|会到|准时|能来|能到|知道了|记得|记着|ok|okay)",
@@ -305,12 +313,17 @@ EN_NO = _rx(
     # a negated yes word is a no ("absolutely not", "that's not correct", "I can't confirm"), November 2026 audit
     r"\b(absolutely|of course|definitely|certainly|surely) not\b", r"\b(is|'s|are|'re|am|'m) not (okay|ok|fine|correct|right|alright|all right)\b",
     r"^\W*not (okay|ok|fine|correct|right|really|at all)\b", r"\b(can'?t|cannot|can not|won'?t) confirm\b",
+    # denied or softened refusals ("I didn't say yes" read as consent_yes before November 2026)
+    r"\b(didn'?t|did not|never) (say|said) (yes|ok|okay|you could|that you could|sure)\b", r"\bnever (agreed|consented)\b",
+    r"\b(i )?(do not|don'?t) think so\b", r"\bprefer not\b", r"^\W*(yeah|yes),? no\b", r"^\W*probably not\b",
+    r"\b(won'?t|will not|can'?t|cannot|might not|may not|not going to) (be there|make it|come)\b", r"\b(i'?m|i am) not coming\b",
 )
 # Yes words that are no yes: "I'm not sure" is unsure, not a yes.
-EN_NOT_YES = _rx(r"\b(not|n'?t|never|no) (\w+ )?(sure|ok|okay|fine|correct|confirm(ed)?|agree|alright|all right|absolutely)\b")
+EN_NOT_YES = _rx(r"\b(not|n'?t|never|no) (\w+ )?(yes|sure|ok|okay|fine|correct|confirm(ed)?|agree|alright|all right|absolutely)\b")
 EN_YES = _rx(
     r"\b(yes|yeah|yep|sure|ok|okay|agree|i agree|confirm|confirmed|correct|of course|absolutely|fine|go ahead|alright|all right)\b",
     r"\b(i'?ll|i will) (be there|come)\b", r"\bwill come\b", r"\bsee you\b", r"\bsounds good\b",
+    r"\bi can (come|make it|be there)\b",
 )
 EN_QUESTION = _rx(r"\?$", r"^\W*(what|when|where|why|how|who|which|can|could|is|are|do|does)\b", r"\bquestion\b")
 
