@@ -56,6 +56,8 @@ def make_engine(name: str, language: str):
         return load_recognizer("whisper", beam_size=width, alternatives=width)
     if name == "whisper-notail":  # phrase scoring on the whole turn only, no tail pass (before issue #5's tail)
         return load_recognizer("whisper", spot_tail=False)
+    if name == "whisper-nolook":  # no second look at unsure Chinese turns from a faster copy (before November 2026)
+        return load_recognizer("whisper", second_look=False)
     if name == "whisper-noretry":  # no second decode without the prompt after prompt bleed
         return load_recognizer("whisper", retry_unprompted=False)
     if name == "whisper-greedy":
@@ -99,7 +101,7 @@ SUPPORTS = {"sphinx": ("en",), "sphinx-grammar": ("en",)}
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--engines", default="whisper", help="comma list: whisper (beam 4, n-best 4, short context, phrase scoring), whisper-nospot, whisper-context, whisper-beamN (beam and n-best N), whisper-noretry, whisper-greedy, whisper-hotwords, whisper-ctxN (min encoder frames), whisper-30s, sphinx, sphinx-grammar")
+    parser.add_argument("--engines", default="whisper", help="comma list: whisper (beam 4, n-best 4, short context, phrase scoring), whisper-nospot, whisper-context, whisper-beamN (beam and n-best N), whisper-noretry, whisper-greedy, whisper-nolook, whisper-hotwords, whisper-ctxN (min encoder frames), whisper-30s, sphinx, sphinx-grammar")
     parser.add_argument("--lang", default="zh,en")
     parser.add_argument("--subset", action="store_true", help="only the rows marked subset=1 (the pytest subset)")
     parser.add_argument("--labels", help="another labelled CSV in the same format (e.g. tests/data/voice_stress.csv)")
@@ -161,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu = (time.process_time() - cpu0) / max(1e-6, time.monotonic() - wall0)
             spot_ms = sorted(getattr(engine, "spot_ms", ()))
             tail_ms = sorted(getattr(engine, "tail_ms", ()))
+            look_ms = sorted(getattr(engine, "look_ms", ()))
             for part, scores in parts.items():
                 summary = {"engine": engine_name, "part": part, **scores.summary(), "load_s": round(load_s, 2),
                            "rss_mb": round(memory), "cpu_cores": round(cpu, 2), "false_yes": false_yes[part][0],
@@ -173,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
                     summary["tail_runs"] = len(tail_ms)
                     summary["tail_ms_p50"] = tail_ms[len(tail_ms) // 2]
                     summary["tail_ms_max"] = tail_ms[-1]
+                if part == "all" and look_ms:
+                    summary["look_runs"] = len(look_ms)
+                    summary["look_ms_p50"] = look_ms[len(look_ms) // 2]
+                    summary["look_ms_p95"] = look_ms[int(0.95 * (len(look_ms) - 1))]
                 summaries.append(summary)
                 opt_n = scores.opt_out_total
                 print(
@@ -192,7 +199,9 @@ def main(argv: list[str] | None = None) -> int:
                       f" +{summary['spot_ms_p95']} ms p95" if spot_ms else "")
                   + (f"  tail pass ran on {summary['tail_runs']} turns: +{summary['tail_ms_p50']} ms p50,"
                      f" +{summary['tail_ms_max']} ms max" if tail_ms else "")
-                  + (f"  decoded again without the prompt: {engine.retries} turns" if getattr(engine, "retries", 0) else ""),
+                  + (f"  decoded again without the prompt: {engine.retries} turns" if getattr(engine, "retries", 0) else "")
+                  + (f"  second look ran on {summary['look_runs']} turns: +{summary['look_ms_p50']} ms p50,"
+                     f" +{summary['look_ms_p95']} ms p95" if look_ms else ""),
                   flush=True)
             scores = parts[args.misses or "all"]
             if args.misses:
