@@ -314,3 +314,48 @@ def test_script_texts_are_known_ahead_and_short_answers_are_flagged():
     assert any("Emily" in t for t in texts) and any("confirmed" in t for t in texts)
     finish(dialog, dialog.start())
     assert dialog.expects_short_answer  # the recording question
+
+
+# -- a second reading of a turn already answered (dialog.heard_late; session: TwoLookRecognizer) -------
+LATE_OPT_OUT = Intent("opt_out", 0.6, "stop calling")
+
+
+def test_a_late_reading_that_may_be_an_opt_out_is_asked_about_once_and_never_written():
+    dialog = make()
+    finish(dialog, dialog.start())
+    dialog.heard("Yes.", classify("Yes.", "en"))  # the first reading: recording on
+    actions = dialog.heard_late("Yes.", LATE_OPT_OUT)
+    assert isinstance(actions[0], d.StopSpeaking) and keys(actions) == ["opt_out_ask"]
+    assert not dialog.facts.opt_out and any("[heard again" in t["text"] for t in dialog.facts.transcript)
+    assert dialog.heard_late("Yes.", LATE_OPT_OUT) == []  # once per call
+    actions = dialog.heard("Yes.", classify("Yes.", "en"))
+    assert any(isinstance(a, d.RecordOptOut) for a in actions) and dialog.facts.opt_out
+
+
+def test_a_late_reading_over_the_goodbye_asks_then_says_goodbye_again():
+    dialog = make()
+    finish(dialog, dialog.start())
+    finish(dialog, dialog.dtmf("1"))
+    dialog.heard("Yes, I will be there.", classify("Yes, I will be there.", "en"))  # branch + goodbye playing
+    assert keys(dialog.heard_late("Yes, I will be there.", LATE_OPT_OUT)) == ["opt_out_ask"]
+    actions = dialog.heard("No.", classify("No.", "en"))
+    assert keys(actions) == ["goodbye"] and not dialog.facts.opt_out
+    assert d.Hangup() in finish(dialog, actions)
+
+
+@pytest.mark.parametrize("intent", [Intent("consent_yes", 0.9, "yes"), Intent("unknown", 0.3)])
+def test_a_late_reading_that_is_no_opt_out_changes_nothing(intent):
+    dialog = make()
+    finish(dialog, dialog.start())
+    assert dialog.heard_late("Hello?", intent) == [] and dialog.state == "await_recording"
+
+
+def test_no_late_question_after_an_opt_out_or_a_handoff():
+    dialog = make()
+    finish(dialog, dialog.start())
+    dialog.dtmf("9")
+    assert dialog.heard_late("Yes.", LATE_OPT_OUT) == []
+    dialog = make()
+    finish(dialog, dialog.start())
+    dialog.dtmf("0")
+    assert dialog.heard_late("Yes.", LATE_OPT_OUT) == []

@@ -237,6 +237,57 @@ def test_after_a_benign_interruption_the_box_answers_and_finishes_the_disclosure
     assert says.count("identity") >= 2 or says.count("ai_disclosure") >= 2, says
 
 
+class TwoLookAsr:
+    """Reads a turn twice (voice/asr.py: TwoLookRecognizer): the long turn is heard "Hello? Who is this?" at
+    once and, ``look_s`` later, also as "Stop calling me." (a second reading); a short turn is "Yes."."""
+
+    name = "two-look"
+
+    def __init__(self, look_s=1.0, split_ms=1000):
+        self.look_s, self.split_ms = look_s, split_ms
+        self.looked = []
+
+    def transcribe(self, pcm, language):
+        return self.second_look(pcm, language, self.first_look(pcm, language)) or self.first_look(pcm, language)
+
+    def first_look(self, pcm, language):
+        text = "Hello? Who is this?" if audio.duration_ms(pcm) > self.split_ms else "Yes."
+        return Transcript(text, language, 0.9, "two-look", 5)
+
+    def second_look(self, pcm, language, first):
+        if first.text != "Hello? Who is this?":
+            return None
+        time.sleep(self.look_s)
+        self.looked.append(time.monotonic())
+        return Transcript(first.text, language, first.confidence, "two-look", 5, ("Stop calling me.",))
+
+
+def test_a_second_reading_never_delays_the_answer_and_a_possible_opt_out_in_it_is_asked(speech):
+    """The box answers the first reading at once (here: it goes on with the disclosure); 1 s later the
+    second reading may be "stop calling me": the box stops and asks once, and writes the opt-out only
+    when the callee says yes."""
+    asr = TwoLookAsr(look_s=1.0)
+    dialog, session, line, opt_outs, events = call(asr)
+    time.sleep(1.0)
+    line.say(speech["hello"])
+    deadline = time.monotonic() + 8
+    while not any(d.get("key") == "opt_out_ask" for k, d in list(events) if k == "say") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert dialog.state == "confirm_opt_out" and not opt_outs, [k for k, _ in events]
+    order = [d.get("key") or d.get("text") for k, d in events if k in ("say", "heard")]
+    heard_at, asked_at = order.index("Hello? Who is this?"), order.index("opt_out_ask")
+    # the first reading was answered (the cut prologue said again) before the second reading's question
+    assert any(key in ("identity", "ai_disclosure", "opt_out_hint") for key in order[heard_at:asked_at]), order
+    assert session.stats.second_looks >= 1 and session.stats.late_opt_out_asks == 1
+    while session.player.active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    line.say(speech["please"])  # heard "Yes."
+    wait_for_hangup(line, 8)
+    finish(line, session)
+    assert opt_outs == ["spoken_opt_out"] and dialog.facts.opt_out
+    assert any(t["text"].startswith("[heard again") for t in dialog.facts.transcript)
+
+
 def test_the_echo_of_the_box_is_not_a_barge_in():
     dialog, session, line, opt_outs, events = call(ScriptedAsr(), echo_db=-15)
     time.sleep(3.0)

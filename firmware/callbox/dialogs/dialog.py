@@ -210,6 +210,22 @@ class OutboundDialog:
         self.facts.transcript.append({"who": "callee", "text": text})
         return self._handle(intent, source="spoken_opt_out")
 
+    def heard_late(self, text: str, intent: Intent) -> list[Action]:
+        """A second reading of a turn already answered (voice/asr.py: TwoLookRecognizer) may be an opt-out.
+
+        The box answered the first reading without waiting for the second; if the second may be "stop
+        calling me", it asks now, once, as for any unsure opt-out — over whatever it is saying, its goodbye
+        too. It never writes an opt-out on a late reading alone, and nothing else a late reading says
+        changes the call: that turn was answered."""
+        if (intent.name != "opt_out" or self._asked_opt_out or self.facts.opt_out or self.facts.handoff
+                or self.state in ("done", "transferring", "confirm_opt_out")):
+            return []
+        self.facts.transcript.append({"who": "callee", "text": f"[heard again: {text}]"})
+        self._asked_opt_out = True
+        self._resume_state = self.state
+        self.state = "confirm_opt_out"
+        return [StopSpeaking(), self._say("opt_out_ask")]
+
     def not_understood(self) -> list[Action]:
         """The callee clearly spoke (far longer than a cough) but no words could be made out.
 
@@ -367,6 +383,8 @@ class OutboundDialog:
             return [self._say_text("step", self._step.say[self.language])]
         if self.state == "await_recording":
             return [self._say("recording_question")]
+        if self.state == "ending":  # asked over the goodbye (heard_late): say it again, then hang up
+            return [self._say("goodbye")]
         return []
 
     def _recording_answer(self, yes: bool, how: str) -> list[Action]:

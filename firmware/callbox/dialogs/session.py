@@ -82,6 +82,8 @@ class SessionStats:
     audio_ms: list[int] = field(default_factory=list)
     speculative_hits: int = 0
     noise_resumes: int = 0
+    second_looks: int = 0  # turns read a second time after the first reading (TwoLookRecognizer)
+    late_opt_out_asks: int = 0  # of them, turns already answered whose second reading may be an opt-out
 
 
 class CallSession:
@@ -128,6 +130,7 @@ class CallSession:
         # the callee pauses mid-sentence ("Stop calling me … please") while ASR is still busy: each is
         # answered in order, and a later cough or a short "please" never hides an earlier real turn.
         self._pending: dict[int, int] = {}
+        self._answered: set[int] = set()  # turns the dialog has heard (a late second reading may still come)
         self._paused_at: float | None = None
 
     # -- CallListener (line threads: only queue) -------------------------------------------------
@@ -267,18 +270,41 @@ class CallSession:
             if job is None:
                 return
             turn, kind, pcm = job
+            language = self.dialog.language
+            # A recogniser that reads some turns twice (voice/asr.py: TwoLookRecognizer) is answered on its
+            # first reading at once; the second follows as evidence, so it never delays the box's reply.
+            first_look = getattr(self.recognizer, "first_look", None) or self.recognizer.transcribe
             self._asr_busy.set()
             try:
-                result = self.recognizer.transcribe(pcm, self.dialog.language)
+                result = first_look(pcm, language)
             except Exception:
                 log.exception("ASR failed")
-                result = Transcript("", self.dialog.language, 0.0)
+                result = Transcript("", language, 0.0)
             finally:
                 self._asr_busy.clear()
             self.stats.asr_ms.append(result.elapsed_ms)
             self.events.put(("asr", (turn, kind, result), time.monotonic()))
+            second_look = getattr(self.recognizer, "second_look", None)
+            if second_look is not None and result.text and not self._stale(turn, kind):
+                try:
+                    more = second_look(pcm, language, result)
+                except Exception:
+                    log.exception("ASR second look failed")
+                    more = None
+                if more is not None:
+                    self.events.put(("asr", (turn, "look:" + kind, more), time.monotonic()))
+
+    def _stale(self, turn: int, kind: str) -> bool:
+        """A speculative reading the callee has since talked past (ASR thread: a read of the session's
+        dict, which only the session thread writes; a wrong answer costs one second look or skips one
+        of a reading nobody will use)."""
+        current = self._spec.get(turn)  # the speculative job in flight for this turn, or its reading
+        return kind.startswith("spec:") and isinstance(current, int) and current != int(kind.split(":", 1)[1])
 
     def _on_transcript(self, turn: int, kind: str, result: Transcript) -> None:
+        if kind.startswith("look:"):
+            self._on_second_look(turn, result)
+            return
         if kind.startswith("spec:"):
             if self._spec.get(turn) != int(kind.split(":", 1)[1]):
                 return  # the callee went on speaking after this pause: stale
@@ -291,6 +317,7 @@ class CallSession:
         if turn not in self._pending:
             return
         voiced_ms = self._pending.pop(turn)
+        self._answered.add(turn)
         for done in [t for t in self._spec if t <= turn]:
             del self._spec[done]
         text = result.text.strip()
@@ -315,6 +342,30 @@ class CallSession:
         if not actions and self.player and self.player.paused and voiced_ms < 400 and intent.name == "unknown":
             self.stats.noise_resumes += 1
         self._answer(actions)
+
+    def _on_second_look(self, turn: int, result: Transcript) -> None:
+        """A turn's second reading: the same text, more hypotheses.
+
+        Still waiting for its turn to end (a speculative reading): it replaces the first reading, so the
+        turn is answered on both. Already answered: only a possible opt-out matters, and the dialog asks
+        about it once (dialog.heard_late). Stale (the callee went on speaking): dropped."""
+        self.stats.second_looks += 1
+        stored = self._spec.get(turn)
+        if isinstance(stored, Transcript) and stored.text == result.text and turn not in self._answered:
+            self._spec[turn] = result
+            return
+        if turn not in self._answered:
+            return
+        language = self.dialog.language
+        intent = classify_hypotheses(result.text, result.alternatives, language, result.spotted)
+        if intent.name != "opt_out":
+            return
+        actions = self.dialog.heard_late(result.text, intent)
+        log.info("turn %d: a second reading of %r may be an opt-out (%s); %s", turn, result.text, intent.matched,
+                 "asking the callee" if actions else "already asked or the call is ending: nothing to do")
+        if actions:
+            self.stats.late_opt_out_asks += 1
+            self._answer(actions)
 
     def _is_decisive(self, result: Transcript) -> bool:
         if not result.text.strip():

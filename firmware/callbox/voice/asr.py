@@ -46,6 +46,19 @@ class Recognizer(Protocol):
     def transcribe(self, pcm8k: bytes, language: str) -> Transcript: ...
 
 
+class TwoLookRecognizer(Recognizer, Protocol):
+    """A recogniser that can read a turn twice: at once, then (only for some turns) again, for evidence.
+
+    ``transcribe`` is both looks in one call (evaluation, ``callbox voice understand``). A live call
+    answers ``first_look`` at once and calls ``second_look`` afterwards; None means no second look was
+    needed. Whisper's is in voice/asr_whisper.py (an unsure Chinese turn, decoded again from a faster copy).
+    """
+
+    def first_look(self, pcm8k: bytes, language: str) -> Transcript: ...
+
+    def second_look(self, pcm8k: bytes, language: str, first: Transcript) -> Transcript | None: ...
+
+
 @runtime_checkable
 class RecognizerStream(Protocol):
     """One utterance fed frame by frame while the callee is still speaking."""
@@ -102,6 +115,14 @@ class LanguageRouter:
 
     def transcribe(self, pcm8k: bytes, language: str) -> Transcript:
         return self.for_language(language).transcribe(pcm8k, language)
+
+    def first_look(self, pcm8k: bytes, language: str) -> Transcript:
+        engine = self.for_language(language)
+        return getattr(engine, "first_look", engine.transcribe)(pcm8k, language)
+
+    def second_look(self, pcm8k: bytes, language: str, first: Transcript) -> Transcript | None:
+        look = getattr(self.for_language(language), "second_look", None)
+        return look(pcm8k, language, first) if look is not None else None
 
 
 def load_recognizer(engine: str = "whisper", language: str = "en", **options: Any) -> Recognizer:

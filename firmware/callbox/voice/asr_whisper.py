@@ -206,15 +206,29 @@ class WhisperRecognizer:
         """:meth:`transcribe`, plus every phrase score of the grammar pass (for tuning and tests)."""
         started = time.monotonic()
         transcript, scores = self._listen(pcm8k, language, spot=True)
-        seconds = len(pcm8k) / (2 * audio.LINE_RATE)
-        if self._wants_second_look(transcript, language, seconds):
-            look_started = time.monotonic()
-            faster, _ = self._listen(tempo_shifted(pcm8k, SECOND_LOOK_TEMPO), language, spot=False)
-            seen = {transcript.text, *transcript.alternatives}
-            extra = tuple(dict.fromkeys(t for t in (faster.text, *faster.alternatives) if t and t not in seen))
-            transcript = dataclasses.replace(transcript, alternatives=transcript.alternatives + extra)
-            self.look_ms.append(int((time.monotonic() - look_started) * 1000))
+        transcript = self.second_look(pcm8k, language, transcript) or transcript
         return dataclasses.replace(transcript, elapsed_ms=int((time.monotonic() - started) * 1000)), scores
+
+    def first_look(self, pcm8k: bytes, language: str) -> Transcript:
+        """The turn as heard at once: :meth:`transcribe` without the second look.
+
+        A live call (dialogs/session.py) answers this reading without waiting and runs
+        :meth:`second_look` after it, so the second look costs the callee no time."""
+        return self._listen(pcm8k, language, spot=True)[0]
+
+    def second_look(self, pcm8k: bytes, language: str, first: Transcript) -> Transcript | None:
+        """``first`` with the hypotheses of a decode of a faster copy added, or None if this turn needs no
+        second look (see SECOND_LOOK_BELOW). The best text stays ``first``'s: the second look only adds
+        evidence, and an opt-out found only there is an unsure one."""
+        if not self._wants_second_look(first, language, len(pcm8k) / (2 * audio.LINE_RATE)):
+            return None
+        started = time.monotonic()
+        faster, _ = self._listen(tempo_shifted(pcm8k, SECOND_LOOK_TEMPO), language, spot=False)
+        seen = {first.text, *first.alternatives}
+        extra = tuple(dict.fromkeys(t for t in (faster.text, *faster.alternatives) if t and t not in seen))
+        elapsed = int((time.monotonic() - started) * 1000)
+        self.look_ms.append(elapsed)
+        return dataclasses.replace(first, alternatives=first.alternatives + extra, elapsed_ms=first.elapsed_ms + elapsed)
 
     def _wants_second_look(self, transcript: Transcript, language: str, seconds: float) -> bool:
         """An unsure, short Chinese turn in which nothing that ends or changes the call was heard."""
