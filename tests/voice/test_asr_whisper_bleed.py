@@ -56,7 +56,7 @@ class _FakeWhisper(WhisperRecognizer):
         self.name = "whisper"
         self.retry_unprompted = retry
         self.retries = 0
-        self.second_look = False  # test_second_look.py covers the faster copy's decode
+        self.second_look_on = False  # test_second_look.py covers the faster copy's decode
         self.decodes = []
         self._scripted = {True: prompted_texts, False: unprompted_texts}
 

@@ -38,7 +38,7 @@ def test_tempo_shift_is_shorter_and_higher_at_the_line_rate():
 
 def _recognizer(second_look: bool = True) -> WhisperRecognizer:
     recognizer = object.__new__(WhisperRecognizer)  # the gate needs no model
-    recognizer.second_look = second_look
+    recognizer.second_look_on = second_look
     return recognizer
 
 
@@ -68,14 +68,14 @@ def labelled():
 @pytest.fixture
 def looking(whisper):
     """The shared recogniser with and without the second look (restored after the test)."""
-    before = whisper.second_look
+    before = whisper.second_look_on
 
     def transcribe(pcm: bytes, language: str, second_look: bool) -> Transcript:
-        whisper.second_look = second_look
+        whisper.second_look_on = second_look
         return whisper.transcribe(pcm, language)
 
     yield transcribe
-    whisper.second_look = before
+    whisper.second_look_on = before
 
 
 def _intent(transcript: Transcript):
@@ -92,6 +92,18 @@ def test_second_look_hears_an_opt_out_the_first_missed(looking, labelled):
     assert second.text == first.text and len(second.alternatives) > len(first.alternatives), second
     intent = _intent(second)
     assert intent.name == "opt_out" and intent.confidence < CONFIRM_BELOW, (intent, second)
+
+
+def test_a_live_call_reads_the_turn_in_two_steps_with_the_same_result(whisper, labelled):
+    """The session's path (first_look now, second_look after the answer) hears what transcribe hears."""
+    item, pcm = labelled("zh-201")
+    first = whisper.first_look(pcm, item.lang)
+    later = whisper.second_look(pcm, item.lang, first)
+    assert later is not None and later.text == first.text
+    assert _intent(later).name == "opt_out" and _intent(first).name != "opt_out"
+    assert later.alternatives == whisper.transcribe(pcm, item.lang).alternatives
+    sure = Transcript("好的。", "zh", 0.95)
+    assert whisper.second_look(pcm, "zh", sure) is None  # Whisper was sure: no second look
 
 
 @pytest.mark.parametrize("item_id", ["zh-s21", "zh-s22"])

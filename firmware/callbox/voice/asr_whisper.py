@@ -125,7 +125,7 @@ class WhisperRecognizer:
         self.tail_ms: deque[int] = deque(maxlen=1000)  # time the tail pass added, per turn it ran
         self.retry_unprompted = retry_unprompted  # decode again without the prompt when it bled into the text
         self.retries = 0  # turns decoded a second time that way
-        self.second_look = second_look  # an unsure Chinese turn decoded again from a faster copy
+        self.second_look_on = second_look  # an unsure Chinese turn decoded again from a faster copy
         self.look_ms: deque[int] = deque(maxlen=1000)  # time the second look added, per turn it ran
 
     def _tokenizer(self, language: str):
@@ -232,7 +232,7 @@ class WhisperRecognizer:
 
     def _wants_second_look(self, transcript: Transcript, language: str, seconds: float) -> bool:
         """An unsure, short Chinese turn in which nothing that ends or changes the call was heard."""
-        if not (self.second_look and language in SECOND_LOOK_LANGUAGES and transcript.text
+        if not (self.second_look_on and language in SECOND_LOOK_LANGUAGES and transcript.text
                 and seconds <= SECOND_LOOK_MAX_SECONDS and transcript.confidence < SECOND_LOOK_BELOW):
             return False
         from callbox.dialogs.intents import classify_hypotheses
