@@ -25,6 +25,23 @@ def test_tokenizer_encodes_as_whisper_writes():
     assert all(len(tok.encode(" " + p, add_special_tokens=False).ids) <= 12 for p in SPOT_PHRASES["en"])
 
 
+def test_the_fixed_tokenizer_can_serve_decoding_too():
+    """The recogniser keeps one tokenizer (asr_whisper.py): the fixed one decodes every id to the same text as
+    the shipped tokenizer.json and encodes the initial prompts to the same ids, so free decoding is unchanged."""
+    import tokenizers
+
+    from callbox.voice.asr_whisper import _PROMPTS, HOTWORD_PROMPTS
+
+    fixed = phrase_score.fixed_tokenizer(models.whisper_base())
+    shipped = tokenizers.Tokenizer.from_file(str(models.whisper_base() / "tokenizer.json"))
+    ids = list(range(0, shipped.get_vocab_size(), 7))
+    assert fixed.decode(ids) == shipped.decode(ids)
+    for prompt in [*_PROMPTS.values(), *HOTWORD_PROMPTS.values()]:
+        assert fixed.encode(" " + prompt, add_special_tokens=False).ids == \
+            shipped.encode(" " + prompt, add_special_tokens=False).ids
+    assert fixed.get_vocab_size() == shipped.get_vocab_size()
+
+
 def test_sound_alike_distance():
     d = phrase_score.distance
     assert d("Please stop calling me.", "Stop calling me.", "en") == 0.0

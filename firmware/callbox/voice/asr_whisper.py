@@ -102,6 +102,10 @@ class WhisperRecognizer:
         from faster_whisper.tokenizer import Tokenizer
 
         self._whisper = WhisperModel(str(models.whisper_base()), device="cpu", compute_type="int8", cpu_threads=threads)
+        # One BPE tokenizer for decoding, prompts and phrase scoring: the scoring one (its missing first merge
+        # restored) decodes the same ids to the same text and encodes our prompts the same (tests/voice/
+        # test_phrase_score.py); faster-whisper's own copy (~8 MB) is let go.
+        self._whisper.hf_tokenizer = phrase_score.fixed_tokenizer(models.whisper_base())
         self._tokenizers = {
             lang: Tokenizer(self._whisper.hf_tokenizer, True, task="transcribe", language=lang) for lang in ("zh", "en")
         }
@@ -115,7 +119,8 @@ class WhisperRecognizer:
         self.name = "whisper" if short_context else "whisper-30s"
         # The grammar pass (phrase_score.py): opt-out phrases forced through the decoder on short turns.
         self._spotter = (
-            phrase_score.PhraseSpotter(self._whisper.model, models.whisper_base(), context=spot_context)
+            phrase_score.PhraseSpotter(self._whisper.model, models.whisper_base(), context=spot_context,
+                                       tokenizer=self._whisper.hf_tokenizer)
             if spot_phrases else None
         )
         self._spot_prompt = spot_prompt  # score phrases after the initial prompt, as free decoding saw them

@@ -30,7 +30,6 @@ say "stop calling me", written from how people say it, not taken from the evalua
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -97,14 +96,20 @@ def fixed_tokenizer(model_dir: Path | str):
     """
     import tokenizers
 
-    data = json.loads((Path(model_dir) / "tokenizer.json").read_text(encoding="utf-8"))
-    merges = data["model"]["merges"]
-    first = merges[0] if merges else ""
-    if isinstance(first, str) and "Ġ t" not in merges[:2]:
-        merges.insert(0, "Ġ t")
-    elif isinstance(first, list) and ["Ġ", "t"] not in merges[:2]:
-        merges.insert(0, ["Ġ", "t"])
-    return tokenizers.Tokenizer.from_str(json.dumps(data))
+    text = (Path(model_dir) / "tokenizer.json").read_text(encoding="utf-8")
+    # Inserted into the JSON text, not via json.loads/dumps: parsing the 2 MB file into ~150,000 Python
+    # objects left +16 MB of heap in the daemon after a trim (the tokenizer itself is ~8 MB).
+    match = re.search(r'"merges"\s*:\s*\[\s*', text)
+    if match is None:
+        raise ValueError(f"{model_dir}/tokenizer.json has no BPE merges")
+    first_two = re.sub(r"\s+", "", text[match.end():match.end() + 60])  # room for the first two merges
+    if text[match.end()] == '"':  # merges as "a b" strings
+        missing, present = '"Ġ t", ', first_two.startswith('"Ġt"') or ',"Ġt",' in first_two
+    else:  # merges as ["a", "b"] pairs (newer tokenizers)
+        missing, present = '["Ġ", "t"], ', '["Ġ","t"]' in first_two[: first_two.find("]", first_two.find("]") + 1) + 1]
+    if not present:
+        text = text[:match.end()] + missing + text[match.end():]
+    return tokenizers.Tokenizer.from_str(text)
 
 
 # --- how alike two texts sound -------------------------------------------------------------------
@@ -245,13 +250,13 @@ class PhraseSpotter:
     """Scores canonical phrases against one utterance's encoder output. Call under the model's lock."""
 
     def __init__(self, model, model_dir: Path | str, phrases: dict[str, Sequence[str]] | None = None,
-                 context: bool = False) -> None:
+                 context: bool = False, tokenizer=None) -> None:
         if phrases is None:
             from callbox.dialogs.intents import SPOT_PHRASES
 
             phrases = SPOT_PHRASES
         self._model = model  # ctranslate2.models.Whisper
-        self._tokenizer = fixed_tokenizer(model_dir)
+        self._tokenizer = tokenizer or fixed_tokenizer(model_dir)  # the recogniser shares its own
         self.phrases = {lang: tuple(p) for lang, p in phrases.items()}
         self._tokens: dict[tuple[str, str], list[int]] = {}
         # Score each phrase inside the rest of the hypothesis (in_context). Off: measured to forgive an
