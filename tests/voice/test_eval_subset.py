@@ -2,8 +2,9 @@
 telephone-band audio → Whisper → intent rules, as in a call.
 
 Asserted: no benign reply is written to the DNC list without asking (the goal is ≤ 1 %), and opt-out
-recall stays at or above what Whisper base measured when this test was written (the goal is 98 %;
-docs/voice.md says why base does not reach it and what does). scripts/eval_voice.py runs the full set.
+recall stays at or above a floor under what Whisper base measured on the subset (the goal is 98 %; the
+full set is at zh 98.1 % / en 100 % since the second look — docs/voice.md, "The goals, honestly", says how
+narrowly and why). scripts/eval_voice.py runs the full set.
 """
 
 import pytest
@@ -12,7 +13,7 @@ from callbox.dialogs.intents import classify_hypotheses
 from callbox.voice import audio, evalset
 from callbox.voice.metrics import Scores
 
-RECALL_FLOOR = {"zh": 0.75, "en": 0.75}  # measured 1.0 / 1.0 on this subset (8 opt-outs each); full set ~0.9; goal 0.98
+RECALL_FLOOR = {"zh": 0.75, "en": 0.75}  # measured 1.0 / 1.0 on this subset (8 opt-outs each); full set 0.98 / 1.0
 
 
 @pytest.fixture(scope="module")
