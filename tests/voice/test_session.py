@@ -288,6 +288,25 @@ def test_a_second_reading_never_delays_the_answer_and_a_possible_opt_out_in_it_i
     assert any(t["text"].startswith("[heard again") for t in dialog.facts.transcript)
 
 
+def test_a_second_reading_that_comes_before_the_turn_ends_is_part_of_the_answer(speech):
+    """A quick second reading (here: at once) lands while the turn's end-of-speech silence is still being
+    waited out: it replaces the speculative reading, so the box asks right away, as the answer to that turn
+    — no late question, no "[heard again]"."""
+    asr = TwoLookAsr(look_s=0.0)
+    dialog, session, line, opt_outs, events = call(asr)
+    time.sleep(1.0)
+    line.say(speech["hello"])
+    deadline = time.monotonic() + 8
+    while not any(d.get("key") == "opt_out_ask" for k, d in list(events) if k == "say") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    finish(line, session)
+    order = [d.get("key") or d.get("text") for k, d in events if k in ("say", "heard")]
+    heard_at = order.index("Hello? Who is this?")
+    assert order[heard_at + 1:heard_at + 2] == ["opt_out_ask"], order  # the answer to that turn is the question
+    assert session.stats.late_opt_out_asks == 0 and not opt_outs
+    assert not any(t["text"].startswith("[heard again") for t in dialog.facts.transcript)
+
+
 def test_the_echo_of_the_box_is_not_a_barge_in():
     dialog, session, line, opt_outs, events = call(ScriptedAsr(), echo_db=-15)
     time.sleep(3.0)
