@@ -70,6 +70,11 @@ class RecordingSink(Protocol):
     def discard(self) -> None: ...
 
 
+def _spec_id(kind: str) -> int:
+    """The job number of a speculative ASR job's kind ("spec:7" → 7)."""
+    return int(kind.split(":", 1)[1])
+
+
 @dataclass
 class SessionStats:
     """Timing facts for benchmarks and the closing note (ms since answer)."""
@@ -299,14 +304,14 @@ class CallSession:
         dict, which only the session thread writes; a wrong answer costs one second look or skips one
         of a reading nobody will use)."""
         current = self._spec.get(turn)  # the speculative job in flight for this turn, or its reading
-        return kind.startswith("spec:") and isinstance(current, int) and current != int(kind.split(":", 1)[1])
+        return kind.startswith("spec:") and isinstance(current, int) and current != _spec_id(kind)
 
     def _on_transcript(self, turn: int, kind: str, result: Transcript) -> None:
         if kind.startswith("look:"):
             self._on_second_look(turn, result)
             return
         if kind.startswith("spec:"):
-            if self._spec.get(turn) != int(kind.split(":", 1)[1]):
+            if self._spec.get(turn) != _spec_id(kind):
                 return  # the callee went on speaking after this pause: stale
             self._spec[turn] = result
             if turn not in self._pending:

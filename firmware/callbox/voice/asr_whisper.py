@@ -70,7 +70,7 @@ SECOND_LOOK_LANGUAGES = ("zh",)
 SECOND_LOOK_TEMPO = 1 / 0.87
 SECOND_LOOK_BELOW = 0.65
 SECOND_LOOK_MAX_SECONDS = 6.0
-_HEARD = ("opt_out", "stop_recording", "handoff")
+_HEARD = ("opt_out", "stop_recording", "handoff")  # intents that end or change the call: nothing to add
 
 
 def tempo_shifted(pcm8k: bytes, factor: float) -> bytes:
@@ -287,7 +287,7 @@ class WhisperRecognizer:
             return []
         from callbox.dialogs.intents import classify_hypotheses
 
-        if classify_hypotheses(texts[0], texts[1:], language).name in ("opt_out", "stop_recording", "handoff"):
+        if classify_hypotheses(texts[0], texts[1:], language).name in _HEARD:
             return []  # already heard: nothing to add
         tok = self._tokenizer(language)
         best = [t for t in result.sequences_ids[0] if t < tok.eot] if result.sequences_ids else []

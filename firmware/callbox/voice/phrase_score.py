@@ -30,6 +30,7 @@ say "stop calling me", written from how people say it, not taken from the evalua
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -98,17 +99,17 @@ def fixed_tokenizer(model_dir: Path | str):
 
     text = (Path(model_dir) / "tokenizer.json").read_text(encoding="utf-8")
     # Inserted into the JSON text, not via json.loads/dumps: parsing the 2 MB file into ~150,000 Python
-    # objects left +16 MB of heap in the daemon after a trim (the tokenizer itself is ~8 MB).
+    # objects left +16 MB of heap in the daemon after a trim (the tokenizer itself is ~8 MB). Only the
+    # first two merges are parsed, to see whether it is already there.
     match = re.search(r'"merges"\s*:\s*\[\s*', text)
     if match is None:
         raise ValueError(f"{model_dir}/tokenizer.json has no BPE merges")
-    first_two = re.sub(r"\s+", "", text[match.end():match.end() + 60])  # room for the first two merges
-    if text[match.end()] == '"':  # merges as "a b" strings
-        missing, present = '"Ġ t", ', first_two.startswith('"Ġt"') or ',"Ġt",' in first_two
-    else:  # merges as ["a", "b"] pairs (newer tokenizers)
-        missing, present = '["Ġ", "t"], ', '["Ġ","t"]' in first_two[: first_two.find("]", first_two.find("]") + 1) + 1]
-    if not present:
-        text = text[:match.end()] + missing + text[match.end():]
+    decoder = json.JSONDecoder()
+    first, end = decoder.raw_decode(text, match.end())
+    second, _ = decoder.raw_decode(text, re.compile(r"\s*,\s*").match(text, end).end())
+    merge = "Ġ t" if isinstance(first, str) else ["Ġ", "t"]  # merges as "a b" strings or ["a", "b"] pairs
+    if merge not in (first, second):
+        text = text[:match.end()] + json.dumps(merge, ensure_ascii=False) + ", " + text[match.end():]
     return tokenizers.Tokenizer.from_str(text)
 
 
