@@ -245,7 +245,6 @@ class TwoLookAsr:
 
     def __init__(self, look_s=1.0, split_ms=1000):
         self.look_s, self.split_ms = look_s, split_ms
-        self.looked = []
 
     def transcribe(self, pcm, language):
         return self.second_look(pcm, language, self.first_look(pcm, language)) or self.first_look(pcm, language)
@@ -258,27 +257,33 @@ class TwoLookAsr:
         if first.text != "Hello? Who is this?":
             return None
         time.sleep(self.look_s)
-        self.looked.append(time.monotonic())
         return Transcript(first.text, language, first.confidence, "two-look", 5, ("Stop calling me.",))
+
+
+def _hello_until_asked(speech, look_s):
+    """A call whose callee barges in with what is first read "Hello? Who is this?" (a second reading adds
+    "Stop calling me."), run until the box asks whether to stop calling; also what it said and heard, in order."""
+    dialog, session, line, opt_outs, events = call(TwoLookAsr(look_s=look_s))
+    time.sleep(1.0)
+    line.say(speech["hello"])
+    deadline = time.monotonic() + 8
+    while not any(d.get("key") == "opt_out_ask" for k, d in list(events) if k == "say") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    order = [d.get("key") or d.get("text") for k, d in events if k in ("say", "heard")]
+    return dialog, session, line, opt_outs, order
 
 
 def test_a_second_reading_never_delays_the_answer_and_a_possible_opt_out_in_it_is_asked(speech):
     """The box answers the first reading at once (here: it goes on with the disclosure); 1 s later the
     second reading may be "stop calling me": the box stops and asks once, and writes the opt-out only
     when the callee says yes."""
-    asr = TwoLookAsr(look_s=1.0)
-    dialog, session, line, opt_outs, events = call(asr)
-    time.sleep(1.0)
-    line.say(speech["hello"])
-    deadline = time.monotonic() + 8
-    while not any(d.get("key") == "opt_out_ask" for k, d in list(events) if k == "say") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert dialog.state == "confirm_opt_out" and not opt_outs, [k for k, _ in events]
-    order = [d.get("key") or d.get("text") for k, d in events if k in ("say", "heard")]
+    dialog, session, line, opt_outs, order = _hello_until_asked(speech, look_s=1.0)
+    assert dialog.state == "confirm_opt_out" and not opt_outs, order
     heard_at, asked_at = order.index("Hello? Who is this?"), order.index("opt_out_ask")
     # the first reading was answered (the cut prologue said again) before the second reading's question
     assert any(key in ("identity", "ai_disclosure", "opt_out_hint") for key in order[heard_at:asked_at]), order
     assert session.stats.second_looks >= 1 and session.stats.late_opt_out_asks == 1
+    deadline = time.monotonic() + 8
     while session.player.active and time.monotonic() < deadline:
         time.sleep(0.05)
     line.say(speech["please"])  # heard "Yes."
@@ -292,15 +297,8 @@ def test_a_second_reading_that_comes_before_the_turn_ends_is_part_of_the_answer(
     """A quick second reading (here: at once) lands while the turn's end-of-speech silence is still being
     waited out: it replaces the speculative reading, so the box asks right away, as the answer to that turn
     — no late question, no "[heard again]"."""
-    asr = TwoLookAsr(look_s=0.0)
-    dialog, session, line, opt_outs, events = call(asr)
-    time.sleep(1.0)
-    line.say(speech["hello"])
-    deadline = time.monotonic() + 8
-    while not any(d.get("key") == "opt_out_ask" for k, d in list(events) if k == "say") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    dialog, session, line, opt_outs, order = _hello_until_asked(speech, look_s=0.0)
     finish(line, session)
-    order = [d.get("key") or d.get("text") for k, d in events if k in ("say", "heard")]
     heard_at = order.index("Hello? Who is this?")
     assert order[heard_at + 1:heard_at + 2] == ["opt_out_ask"], order  # the answer to that turn is the question
     assert session.stats.late_opt_out_asks == 0 and not opt_outs
